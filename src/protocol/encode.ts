@@ -30,6 +30,8 @@ function multiLine(field: 'data' | 'comment', value: unknown): string[] {
   if (typeof value !== 'string') {
     throw new HeraldProtocolError('INVALID_FIELD', `${field} must be a string`, field);
   }
+  // Most values are one line: skip the regex split for them.
+  if (value.indexOf('\n') === -1 && value.indexOf('\r') === -1) return [value];
   return value.split(LINE_BREAK);
 }
 
@@ -48,7 +50,8 @@ function multiLine(field: 'data' | 'comment', value: unknown): string[] {
 export function encodeEvent(fields: EventFields): string {
   let out = '';
   if (fields.comment !== undefined) {
-    for (const line of multiLine('comment', fields.comment)) out += line === '' ? ':\n' : `: ${line}\n`;
+    for (const line of multiLine('comment', fields.comment))
+      out += line === '' ? ':\n' : `: ${line}\n`;
   }
   let block = '';
   if (fields.retry !== undefined) {

@@ -34,7 +34,8 @@ export interface ParserHandlers {
   onComment?(text: string): void;
   /**
    * Called with a typed error when an event grows past `maxEventBytes`; that event is discarded
-   * and parsing resumes at the next event. Without this handler, `feed` throws the error instead.
+   * and parsing resumes at the next event. Without this handler, `feed` (or `end`, whose decoder
+   * flush adds to the pending line) throws the error instead, once the whole chunk is parsed.
    */
   onError?(error: HeraldProtocolError): void;
 }
@@ -59,4 +60,10 @@ export interface EventStreamParser {
    * chunk is treated as a new stream, so its leading BOM is skipped again.
    */
   reset(): void;
+  /**
+   * The stream's last event ID string: the last event ID buffer as of the latest blank line, so
+   * it includes an `id` sent in a block without data. This is what a client sends as
+   * `Last-Event-ID` when it reconnects.
+   */
+  readonly lastEventId: string;
 }
