@@ -1,0 +1,304 @@
+/**
+ * The engine contract: what the hub needs from whatever stores events and carries them between
+ * nodes. The hub depends on this file only; `memory.ts` implements it in-process, and the Redis
+ * Streams and NATS JetStream engines will implement it across nodes.
+ *
+ * Vocabulary:
+ * - **position** — where an event sits in the engine's total order. An opaque string that only
+ *   {@link Engine.compare} may interpret (memory: a decimal counter; Redis: a stream entry id;
+ *   NATS: a stream sequence). Strictly increasing in append order within one engine.
+ * - **id** — the SSE `id:` a client sees and echoes back in `Last-Event-ID`: the publisher's
+ *   custom id when it gave one, otherwise an id the engine derives from the position. Generated
+ *   ids must stay unique across restarts of a persistent engine (use the store's own sequence,
+ *   not a process-local counter) so that a client's `Last-Event-ID` can never name a different
+ *   event after a restart.
+ *
+ * @packageDocumentation
+ */
+
+/** What went wrong in an engine, machine-readable. */
+export type HeraldEngineErrorCode =
+  /** A custom id is already used by an event the engine still retains. */
+  | 'DUPLICATE_ID'
+  /** The event is malformed (no topic, an id with a line break, a bad `retry`, …). */
+  | 'INVALID_EVENT'
+  /** The event alone is bigger than the engine's history byte bound. */
+  | 'EVENT_TOO_LARGE'
+  /** The engine was closed. */
+  | 'CLOSED'
+  /** The engine options are invalid. */
+  | 'INVALID_OPTIONS'
+  /** The engine's backing store cannot be reached (remote engines). */
+  | 'UNAVAILABLE';
+
+/** The one error type of engines; `code` says what kind of problem it is. */
+export class HeraldEngineError extends Error {
+  /** Machine-readable kind of error. */
+  readonly code: HeraldEngineErrorCode;
+
+  /**
+   * @param code - what kind of error this is
+   * @param message - a sentence a person can act on
+   */
+  constructor(code: HeraldEngineErrorCode, message: string) {
+    super(message);
+    this.name = 'HeraldEngineError';
+    this.code = code;
+  }
+}
+
+/** An event as the hub hands it to {@link Engine.append}. */
+export interface EngineEventInput {
+  /** One or more non-empty topics; the first is canonical, the others alternates (Mercure). */
+  topics: readonly string[];
+  /** The payload, already serialized. */
+  data: string;
+  /** The SSE event type (`event:`); no CR, LF or NUL. */
+  type?: string | undefined;
+  /**
+   * A custom SSE id; non-empty, no CR, LF or NUL, not `earliest`, and unique among retained
+   * events. Omit it to let the engine generate one.
+   */
+  id?: string | undefined;
+  /** The reconnection delay to advertise (`retry:`), a non-negative integer of milliseconds. */
+  retry?: number | undefined;
+  /** Mercure private update: only subscribers authorized for one of its topics receive it. */
+  private?: boolean | undefined;
+}
+
+/** An event the engine has ordered and stored. Treat it as immutable: it is shared. */
+export interface EngineEvent {
+  /** Opaque, engine-ordered position (compare with {@link Engine.compare}). */
+  readonly position: string;
+  /** The SSE id: the custom id, or one generated from the position. */
+  readonly id: string;
+  /** Whether `id` was supplied by the publisher. */
+  readonly customId: boolean;
+  /** The topics, as published. */
+  readonly topics: readonly string[];
+  /** The payload. */
+  readonly data: string;
+  /** The SSE event type, if any. */
+  readonly type: string | undefined;
+  /** The `retry:` hint, if any. */
+  readonly retry: number | undefined;
+  /** Whether this is a private update. */
+  readonly private: boolean;
+  /** When the engine accepted the event, in milliseconds since the Unix epoch. */
+  readonly time: number;
+  /** Approximate bytes the event holds in history (see {@link eventSize}). */
+  readonly size: number;
+}
+
+/**
+ * The literal `Last-Event-ID` value that asks for all retained history. Engines reject it as a
+ * custom id.
+ */
+export const EARLIEST = 'earliest';
+
+/** A request for retained events after a point, see {@link Engine.history}. */
+export interface HistoryQuery {
+  /**
+   * Where to start (exclusive): an SSE id as a client sent it in `Last-Event-ID` (custom or
+   * generated), {@link EARLIEST} for everything retained, or `{ position }` to continue from a
+   * previous result's `cursor`.
+   */
+  after: string | { readonly position: string };
+  /** Which events to return; all when omitted. Called once per examined event, in order. */
+  match?: ((event: EngineEvent) => boolean) | undefined;
+  /** Return at most this many (matching) events; then `more` tells whether to read on. */
+  limit?: number | undefined;
+}
+
+/** The answer to a {@link HistoryQuery}. */
+export interface HistoryResult {
+  /** Matching retained events strictly after the start point, in position order. */
+  events: EngineEvent[];
+  /**
+   * `true` when nothing after the start point has been lost: the id or position is known and
+   * every event after it is still retained (`earliest` is always found). `false` when it is
+   * unknown or events after it were evicted — then `events` start from the oldest retained event
+   * instead, and the hub should tell the client about the gap.
+   */
+  found: boolean;
+  /** SSE id of the oldest retained event (matching or not), or `null` when history is empty. */
+  oldest: string | null;
+  /**
+   * Position of the last event examined (matching or not); when nothing was examined, the
+   * position the read started after, or `null`. Live events at or before it were covered by this
+   * read; pass `{ position: cursor }` as `after` to read the next page.
+   */
+  cursor: string | null;
+  /** `true` when `limit` stopped the read before the newest retained event. */
+  more: boolean;
+}
+
+/** A request for the newest events of each topic, see {@link Engine.latest}. */
+export interface LatestQuery {
+  /** How many of the newest events to return for each distinct topic (≥ 1). */
+  perTopic: number;
+  /**
+   * Whether `topic` (one of `event.topics`) counts for this request, typically "one of the
+   * subscriber's selectors matches it and the subscriber may see `event`".
+   */
+  match(topic: string, event: EngineEvent): boolean;
+  /** Return at most this many events in total (the newest ones). */
+  limit?: number | undefined;
+}
+
+/** The answer to a {@link LatestQuery}. */
+export interface LatestResult {
+  /** The selected events, in position order, each once. */
+  events: EngineEvent[];
+  /** Position of the newest retained event when the read happened, or `null` if none. */
+  cursor: string | null;
+}
+
+/** Whether an engine can serve requests. */
+export interface EngineHealth {
+  /** `true` when appends and reads can succeed. */
+  ready: boolean;
+  /** Why not, when `ready` is `false`. */
+  reason?: string;
+}
+
+/** What an engine currently retains. */
+export interface EngineStats {
+  /** Retained events. */
+  events: number;
+  /** Retained bytes (sum of {@link EngineEvent.size}). */
+  bytes: number;
+  /** Position of the oldest retained event, or `null`. */
+  oldest: string | null;
+  /** Position of the newest event appended (retained or not), or `null` if none yet. */
+  newest: string | null;
+}
+
+/** Receives live events. It must not throw (an engine reports what it throws, see engines). */
+export type EngineListener = (event: EngineEvent) => void;
+
+/**
+ * Orders, stores and delivers events. Contract shared by every engine:
+ *
+ * - **Order.** `append` assigns positions strictly increasing in the order appends are accepted;
+ *   `onEvent` listeners receive every event exactly once, in position order (for shared engines:
+ *   the events of every node).
+ * - **Visibility.** An event is readable through `history` / `latest` / `resolve` no later than
+ *   it is delivered to listeners. So a subscriber that starts listening *before* it reads history
+ *   can drop live events whose position is at or before the read's `cursor` and miss nothing.
+ * - **Retention.** History is bounded; evicted events are gone and ids that pointed at them no
+ *   longer resolve.
+ */
+export interface Engine {
+  /** A short name for logs and metrics (`memory`, `redis`, `nats`). */
+  readonly name: string;
+
+  /**
+   * Validates, orders and stores an event, then delivers it to listeners.
+   *
+   * @returns the stored event (with its position and id)
+   * @throws {@link HeraldEngineError} (as a rejection) `INVALID_EVENT`, `DUPLICATE_ID`,
+   *   `EVENT_TOO_LARGE`, `CLOSED` or `UNAVAILABLE`
+   */
+  append(input: EngineEventInput): Promise<EngineEvent>;
+
+  /**
+   * Registers a listener for live events.
+   *
+   * @returns a function that unregisters it
+   */
+  onEvent(listener: EngineListener): () => void;
+
+  /** Retained events after a point, in position order (see {@link HistoryQuery}). */
+  history(query: HistoryQuery): Promise<HistoryResult>;
+
+  /**
+   * The newest `perTopic` events of each distinct topic that `match` accepts — for "send the
+   * last n events of each subscribed topic on connect". An event counts for each of its matching
+   * topics and is returned once.
+   */
+  latest(query: LatestQuery): Promise<LatestResult>;
+
+  /** The position of the retained event with SSE id `id` (custom or generated), if any. */
+  resolve(id: string): Promise<string | undefined>;
+
+  /** Orders two positions of this engine: negative, zero or positive. */
+  compare(a: string, b: string): number;
+
+  /** Whether the engine can serve requests right now. */
+  health(): EngineHealth;
+
+  /** What the engine retains, as far as this node knows without I/O. */
+  stats(): EngineStats;
+
+  /** Stops timers and connections and drops listeners; appends and reads then reject `CLOSED`. */
+  close(): Promise<void>;
+}
+
+/** Fixed per-event overhead counted by {@link eventSize} (object headers, position, id). */
+export const EVENT_OVERHEAD_BYTES = 64;
+
+/**
+ * The approximate bytes an event holds in history: UTF-8 bytes of its data, topics, id and
+ * type, plus {@link EVENT_OVERHEAD_BYTES}. Engines use it for their byte bound.
+ */
+export function eventSize(input: EngineEventInput, id: string): number {
+  let n = EVENT_OVERHEAD_BYTES + Buffer.byteLength(input.data) + Buffer.byteLength(id);
+  for (const t of input.topics) n += Buffer.byteLength(t);
+  if (input.type !== undefined) n += Buffer.byteLength(input.type);
+  return n;
+}
+
+const LINE_BREAK_OR_NUL = /[\r\n\0]/;
+
+/**
+ * Checks an {@link EngineEventInput} the way every engine must, so that whatever is stored can
+ * be put on the wire later.
+ *
+ * @throws {@link HeraldEngineError} `INVALID_EVENT` naming the offending field
+ */
+export function validateEventInput(input: EngineEventInput): void {
+  const bad = (message: string): never => {
+    throw new HeraldEngineError('INVALID_EVENT', message);
+  };
+  if (typeof input !== 'object' || input === null) bad('an event must be an object');
+  const { topics, data, type, id, retry } = input;
+  if (!Array.isArray(topics) || topics.length === 0) {
+    bad('an event needs at least one topic (topics: string[])');
+  }
+  for (const t of topics) {
+    if (typeof t !== 'string' || t === '')
+      bad(`every topic must be a non-empty string (got ${JSON.stringify(t)})`);
+  }
+  if (typeof data !== 'string') bad('event data must be a string (serialize it first)');
+  if (type !== undefined && (typeof type !== 'string' || LINE_BREAK_OR_NUL.test(type))) {
+    bad(`event type must be a string without CR, LF or NUL (got ${JSON.stringify(type)})`);
+  }
+  if (id !== undefined) {
+    if (typeof id !== 'string' || id === '' || LINE_BREAK_OR_NUL.test(id)) {
+      bad(
+        `a custom id must be a non-empty string without CR, LF or NUL (got ${JSON.stringify(id)})`,
+      );
+    }
+    if (id === EARLIEST) {
+      bad(`"${EARLIEST}" cannot be an event id: clients send it to ask for all history`);
+    }
+  }
+  if (retry !== undefined && !(Number.isSafeInteger(retry) && retry >= 0)) {
+    bad(`retry must be a non-negative integer of milliseconds (got ${String(retry)})`);
+  }
+  if (input.private !== undefined && typeof input.private !== 'boolean') {
+    bad('private must be a boolean');
+  }
+}
+
+/**
+ * Compares two non-negative decimal integer strings without leading zeros, of any length
+ * (positions of counter-based engines).
+ *
+ * @returns -1, 0 or 1
+ */
+export function compareDecimal(a: string, b: string): number {
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

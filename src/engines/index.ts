@@ -1,0 +1,24 @@
+// Engines: where events are ordered, stored and carried between nodes.
+// Re-exported by the `herald` entry point (src/index.ts).
+export {
+  EARLIEST,
+  type Engine,
+  type EngineEvent,
+  type EngineEventInput,
+  type EngineHealth,
+  type EngineListener,
+  type EngineStats,
+  HeraldEngineError,
+  type HeraldEngineErrorCode,
+  type HistoryQuery,
+  type HistoryResult,
+  type LatestQuery,
+  type LatestResult,
+} from './engine.js';
+export {
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_EVENTS,
+  type MemoryEngine,
+  type MemoryEngineOptions,
+  memoryEngine,
+} from './memory.js';
