@@ -1,0 +1,324 @@
+import { type EventFields, encodeEventBytes } from '../protocol/index.js';
+import type { ResolvedOptions } from './options.js';
+import type { Transport, TransportSink } from './transport.js';
+import type { CloseReason, EventStream, OverflowInfo } from './types.js';
+
+/** The heartbeat: one empty comment line, which every client ignores. Shared by all streams. */
+const HEARTBEAT = new Uint8Array([0x3a, 0x0a]); // ":\n"
+
+/** Past this many consumed slots (and half the array) the queue array is compacted. */
+const COMPACT_AFTER = 1024;
+
+/**
+ * Runs a user callback; if it throws, the error is re-thrown from a microtask (surfacing as an
+ * uncaught exception, like an event listener's) so the stream's own state stays consistent.
+ */
+function notify<A>(callback: ((arg: A) => void) | undefined, arg: A): void {
+  if (callback === undefined) return;
+  try {
+    callback(arg);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
+
+/**
+ * The transport-agnostic core of an event stream: bounded queue and backpressure, heartbeat,
+ * close bookkeeping. The transports (node:http, node:http2, Fetch) only move bytes.
+ *
+ * Users get it typed as {@link EventStream}; the constructor is internal.
+ * @internal
+ */
+export class EventStreamCore implements EventStream {
+  readonly lastEventId: string;
+
+  readonly #transport: Transport;
+  readonly #heartbeatMs: number;
+  readonly #queueBytes: number;
+  readonly #dropOldest: boolean;
+  readonly #onOverflow: ((info: OverflowInfo) => void) | undefined;
+  readonly #onClose: ((reason: CloseReason) => void) | undefined;
+  readonly #externalSignal: AbortSignal | undefined;
+
+  /** No more writes are accepted (set at once; `#reason` follows when close is final). */
+  #closed = false;
+  #reason: CloseReason | undefined;
+  /** Created on first use of `signal`: most hub streams never ask for one. */
+  #controller: AbortController | undefined;
+
+  /**
+   * `true` while the queue is empty and the transport's last `write()` did not ask us to wait.
+   * Only then do writes go straight to the transport; otherwise they queue, in order.
+   */
+  #writable = true;
+  /** Whole encoded events waiting for 'drain', consumed from `#head`. */
+  #queue: Array<Uint8Array | undefined> = [];
+  #head = 0;
+  #queuedBytes = 0;
+  #droppedEvents = 0;
+  #droppedBytes = 0;
+
+  /** `performance.now()` of the last write; the heartbeat timer compares against it. */
+  #lastWrite = 0;
+  /** Resolvers of {@link EventStreamCore.drained} promises, settled on drain or close. */
+  #drainWaiters: Array<(drained: boolean) => void> = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * @param transport - carries the bytes; its headers have already been sent
+   * @param options - resolved options
+   * @param lastEventId - what the request said it last saw
+   */
+  constructor(transport: Transport, options: ResolvedOptions, lastEventId: string) {
+    this.lastEventId = lastEventId;
+    this.#transport = transport;
+    this.#heartbeatMs = options.heartbeatMs;
+    this.#queueBytes = options.queueBytes;
+    this.#dropOldest = options.overflow === 'drop-oldest';
+    this.#onOverflow = options.onOverflow;
+    this.#onClose = options.onClose;
+
+    const sink: TransportSink = {
+      drain: () => this.#drain(),
+      gone: (reason) => this.#finish(reason, true),
+    };
+    if (!transport.attach(sink)) {
+      // The client left before we were created. Close from a microtask so that listeners the
+      // caller adds right after creation (signal, onClose) still hear about it.
+      this.#closed = true;
+      queueMicrotask(() => this.#finish('client', true));
+      return;
+    }
+
+    const signal = options.signal;
+    if (signal?.aborted) {
+      this.#closed = true;
+      queueMicrotask(() => this.#finish('server', false));
+      return;
+    }
+    if (signal !== undefined) {
+      this.#externalSignal = signal;
+      signal.addEventListener('abort', this.#onExternalAbort, { once: true });
+    }
+
+    const comment = options.initialComment === false ? undefined : options.initialComment;
+    if (comment !== undefined || options.retry !== undefined) {
+      this.#write(encodeEventBytes({ comment, retry: options.retry }));
+    }
+    this.#lastWrite = performance.now();
+    if (this.#heartbeatMs > 0) this.#armHeartbeat(this.#heartbeatMs);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get closeReason(): CloseReason | undefined {
+    return this.#reason;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#reason !== undefined) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  get bufferedBytes(): number {
+    return this.#queuedBytes + this.#transport.writableLength;
+  }
+
+  get droppedEvents(): number {
+    return this.#droppedEvents;
+  }
+
+  get droppedBytes(): number {
+    return this.#droppedBytes;
+  }
+
+  send(event: EventFields): boolean {
+    if (this.#closed) return false;
+    return this.sendBytes(encodeEventBytes(event));
+  }
+
+  // The hot path: the hub calls this once per subscriber per event with shared bytes. No
+  // allocation, no timer work — one clock read for the heartbeat and one transport write.
+  sendBytes(bytes: Uint8Array): boolean {
+    if (this.#closed) return false;
+    if (bytes.byteLength === 0) return true;
+    return this.#write(bytes);
+  }
+
+  comment(text = ''): boolean {
+    if (this.#closed) return false;
+    return this.#write(encodeEventBytes({ comment: text }));
+  }
+
+  retry(ms: number): boolean {
+    if (this.#closed) return false;
+    // A retry field alone still needs the blank line: encodeEvent adds it.
+    return this.#write(encodeEventBytes({ retry: ms }));
+  }
+
+  close(): void {
+    this.#finish('server', false);
+  }
+
+  drained(): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    if (this.#writable) return Promise.resolve(true);
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #settleDrainWaiters(drained: boolean): void {
+    if (this.#drainWaiters.length === 0) return;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve(drained);
+  }
+
+  /** Writes to the transport when it is keeping up, else queues. The stream is open. */
+  #write(bytes: Uint8Array): boolean {
+    if (this.#writable) {
+      if (this.#heartbeatMs !== 0) this.#lastWrite = performance.now();
+      if (!this.#transport.write(bytes)) this.#writable = false;
+      return true;
+    }
+    const size = bytes.byteLength;
+    if (this.#queuedBytes + size <= this.#queueBytes) {
+      this.#queue.push(bytes);
+      this.#queuedBytes += size;
+      return true;
+    }
+    return this.#overflow(bytes);
+  }
+
+  #overflow(bytes: Uint8Array): boolean {
+    const size = bytes.byteLength;
+    let droppedEvents = 0;
+    let droppedBytes = 0;
+    let kept = false;
+    if (!this.#dropOldest) {
+      droppedEvents = this.#queue.length - this.#head + 1;
+      droppedBytes = this.#queuedBytes + size;
+    } else if (size > this.#queueBytes) {
+      // Dropping every queued event would still not make room: drop the newcomer instead.
+      droppedEvents = 1;
+      droppedBytes = size;
+    } else {
+      const queue = this.#queue;
+      while (this.#queuedBytes + size > this.#queueBytes) {
+        const oldest = queue[this.#head]!;
+        queue[this.#head++] = undefined;
+        this.#queuedBytes -= oldest.byteLength;
+        droppedEvents++;
+        droppedBytes += oldest.byteLength;
+      }
+      this.#compact();
+      queue.push(bytes);
+      this.#queuedBytes += size;
+      kept = true;
+    }
+    this.#droppedEvents += droppedEvents;
+    this.#droppedBytes += droppedBytes;
+    if (!this.#dropOldest) this.#finish('overflow', false);
+    notify(this.#onOverflow, {
+      policy: this.#dropOldest ? 'drop-oldest' : 'close',
+      queueBytes: this.#queueBytes,
+      incomingBytes: size,
+      queuedBytes: this.#queuedBytes,
+      droppedEvents,
+      droppedBytes,
+    });
+    return kept;
+  }
+
+  /** The transport wants more: hand over queued events until it asks us to wait again. */
+  #drain(): void {
+    if (this.#closed) return;
+    const queue = this.#queue;
+    while (this.#head < queue.length) {
+      const chunk = queue[this.#head]!;
+      queue[this.#head++] = undefined;
+      this.#queuedBytes -= chunk.byteLength;
+      this.#lastWrite = performance.now();
+      if (!this.#transport.write(chunk)) {
+        this.#compact();
+        return;
+      }
+      if (this.#closed) return;
+    }
+    queue.length = 0;
+    this.#head = 0;
+    this.#writable = true;
+    this.#settleDrainWaiters(true);
+  }
+
+  #compact(): void {
+    if (this.#head > COMPACT_AFTER && this.#head * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #armHeartbeat(delay: number): void {
+    this.#timer = setTimeout(this.#onHeartbeat, delay);
+  }
+
+  // Writes never touch the timer. When it fires, it checks how long the stream has really been
+  // idle: send a heartbeat if that is a full interval, else sleep for the remainder.
+  #onHeartbeat = (): void => {
+    this.#timer = undefined;
+    if (this.#closed) return;
+    const idle = performance.now() - this.#lastWrite;
+    if (idle >= this.#heartbeatMs) {
+      // While events are queued the client is behind, not idle: a heartbeat would only queue.
+      if (this.#writable) this.#write(HEARTBEAT);
+      this.#armHeartbeat(this.#heartbeatMs);
+    } else {
+      this.#armHeartbeat(Math.min(this.#heartbeatMs, Math.ceil(this.#heartbeatMs - idle)));
+    }
+  };
+
+  #onExternalAbort = (): void => {
+    this.#finish('server', false);
+  };
+
+  /**
+   * Closes once. `transportGone` says the transport already ended (client left, error); else a
+   * server close ends it gracefully (queued events first) and an overflow tears it down.
+   */
+  #finish(reason: CloseReason, transportGone: boolean): void {
+    if (this.#reason !== undefined) return;
+    this.#reason = reason;
+    this.#closed = true;
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#externalSignal?.removeEventListener('abort', this.#onExternalAbort);
+    const transport = this.#transport;
+    if (!transportGone) {
+      if (reason === 'server') {
+        for (let i = this.#head; i < this.#queue.length; i++) transport.write(this.#queue[i]!);
+        transport.end();
+      } else {
+        transport.abort();
+      }
+    }
+    this.#queue = [];
+    this.#head = 0;
+    this.#queuedBytes = 0;
+    transport.detach();
+    this.#settleDrainWaiters(false);
+    this.#controller?.abort();
+    notify(this.#onClose, reason);
+  }
+}
