@@ -1,0 +1,475 @@
+import { EventEmitter } from 'node:events';
+import { EARLIEST, type Engine, type EngineEvent } from '../engines/engine.js';
+import { memoryEngine } from '../engines/memory.js';
+import { encodeEventBytes } from '../protocol/index.js';
+import {
+  createEventStream,
+  DEFAULT_QUEUE_BYTES,
+  type EventStream,
+  type EventStreamOptions,
+  type NodeRequest,
+  type NodeResponse,
+} from '../stream/index.js';
+import { readLastEventId } from '../stream/last-event-id.js';
+import { HeraldHubError } from './errors.js';
+import { RateMeter } from './rate.js';
+import { HubSubscription } from './subscription.js';
+import { TopicIndex } from './topics.js';
+import type {
+  HubEventMap,
+  HubOptions,
+  HubStats,
+  PublishInput,
+  PublishResult,
+  SubscribeOptions,
+  Subscription,
+} from './types.js';
+
+/** The in-band event type that tells a client part of what it asked for is gone. */
+export const GAP_EVENT_TYPE = 'herald.gap';
+
+const DEFAULT_CLOSE_RETRY_MS = 1000;
+const DEFAULT_REPLAY_PAGE_SIZE = 512;
+/** A header value Node accepts as is: visible ASCII and spaces. */
+const HEADER_SAFE = /^[\x20-\x7e]*$/;
+
+/** Where a replay starts: after an id (or `earliest`), or the newest n events of each topic. */
+type ReplayPlan = { after: string } | { latest: number };
+
+/** One tick's worth of delivered events, for the visitor of the topic index. */
+interface Delivery {
+  event: EngineEvent;
+  index: number;
+}
+
+/**
+ * Topics, fan-out, bounded history and gap-free replay over one {@link Engine}.
+ *
+ * Publishing hands the event to the engine, which orders and stores it and delivers it back
+ * (from every node, for shared engines); the hub encodes it once and queues the same bytes for
+ * every matching subscriber, then writes each subscriber's share of a tick in one write.
+ */
+export class Hub extends EventEmitter<HubEventMap> {
+  /** The engine the hub reads and writes. */
+  readonly engine: Engine;
+
+  readonly #ownsEngine: boolean;
+  readonly #streamDefaults: EventStreamOptions;
+  readonly #closeRetryMs: number;
+  readonly #pageSize: number;
+  readonly #index = new TopicIndex<HubSubscription>();
+  readonly #subscriptions = new Set<HubSubscription>();
+  readonly #rate = new RateMeter();
+  readonly #encoded = new WeakMap<EngineEvent, Uint8Array>();
+  readonly #unlisten: () => void;
+  #closed = false;
+  /** The SSE id of the newest event the engine delivered. */
+  #lastId = '';
+
+  // The tick's batch: events and their bytes, and the subscribers with something to write.
+  #batch: Uint8Array[] = [];
+  #dirty: HubSubscription[] = [];
+  #flushScheduled: ReturnType<typeof setImmediate> | undefined;
+
+  /** @param options - see {@link HubOptions} */
+  constructor(options: HubOptions = {}) {
+    super();
+    this.#ownsEngine = options.engine === undefined;
+    this.engine = options.engine ?? memoryEngine(options.history);
+    this.#streamDefaults = {
+      heartbeatMs: options.heartbeatMs,
+      queueBytes: options.queueBytes,
+      overflow: options.overflow,
+    };
+    this.#closeRetryMs = positiveInteger(
+      'closeRetryMs',
+      options.closeRetryMs,
+      DEFAULT_CLOSE_RETRY_MS,
+    );
+    this.#pageSize = positiveInteger(
+      'replayPageSize',
+      options.replayPageSize,
+      DEFAULT_REPLAY_PAGE_SIZE,
+    );
+    this.#unlisten = this.engine.onEvent(this.#deliver);
+  }
+
+  /**
+   * Publishes one event to every subscriber whose selectors match one of its topics.
+   *
+   * @returns the event's SSE id, once the engine stored it
+   * @throws (as a rejection) {@link HeraldHubError} `INVALID_PUBLISH` / `CLOSED`, or the engine's
+   *   `HeraldEngineError` (`INVALID_EVENT`, `DUPLICATE_ID`, `EVENT_TOO_LARGE`, `UNAVAILABLE`)
+   */
+  async publish(input: PublishInput): Promise<PublishResult> {
+    if (this.#closed) throw new HeraldHubError('CLOSED', 'the hub is closed: publish refused');
+    if (typeof input !== 'object' || input === null) {
+      throw new HeraldHubError('INVALID_PUBLISH', 'publish takes an object: { topics, data, … }');
+    }
+    const topics = typeof input.topics === 'string' ? [input.topics] : input.topics;
+    const event = await this.engine.append({
+      topics,
+      data: serialize(input.data),
+      type: input.type,
+      id: input.id,
+      retry: input.retry,
+      private: input.private,
+    });
+    return { id: event.id };
+  }
+
+  /**
+   * Subscribes a request: answers it with an event stream, replays what the client missed
+   * (`Last-Event-ID` header, else `lastEventID` query, else `options.lastEventId`… see
+   * {@link SubscribeOptions}), then delivers live events.
+   *
+   * The response carries a `Last-Event-ID` header naming the id the stream resumes after: the
+   * requested id, `earliest` when the whole retained history is replayed (also after a gap), or
+   * — without replay — the newest event's id (none with `replayLast`, or for ids that are not
+   * printable ASCII).
+   *
+   * @throws {@link HeraldHubError} `INVALID_SUBSCRIBE` or `CLOSED`, before anything is written
+   */
+  subscribe(req: NodeRequest, res: NodeResponse, options: SubscribeOptions): Subscription;
+  /**
+   * Subscribes an existing event stream (its headers are already sent, so it gets no
+   * `Last-Event-ID` header, and overflows are reported by the stream's own `onOverflow`).
+   */
+  subscribe(stream: EventStream, options: SubscribeOptions): Subscription;
+  subscribe(
+    first: NodeRequest | EventStream,
+    second: NodeResponse | SubscribeOptions,
+    third?: SubscribeOptions,
+  ): Subscription {
+    const stream = third === undefined ? (first as EventStream) : undefined;
+    const options = (third ?? second) as SubscribeOptions;
+    checkSubscribe(options);
+    if (this.#closed) throw new HeraldHubError('CLOSED', 'the hub is closed: subscribe refused');
+
+    const req = stream === undefined ? (first as NodeRequest) : undefined;
+    const requested =
+      options.lastEventId ??
+      (req === undefined
+        ? stream!.lastEventId
+        : readLastEventId(req.headers['last-event-id'], req.url));
+    const streamOptions = { ...this.#streamDefaults, ...options.stream };
+    const sub = new HubSubscription(
+      options.topics,
+      requested,
+      options.authorized,
+      options.filter,
+      streamOptions.queueBytes ?? DEFAULT_QUEUE_BYTES,
+      this.#remove,
+    );
+    // Listen before reading history: every event is then either in the read or held.
+    this.#index.add(sub, options.topics);
+    this.#subscriptions.add(sub);
+    this.emit('subscribe', sub);
+
+    const open = (lastEventIdHeader: string): EventStream => {
+      if (stream !== undefined) return this.#attach(sub, stream);
+      const headers = { ...streamOptions.headers };
+      if (lastEventIdHeader !== '' && HEADER_SAFE.test(lastEventIdHeader)) {
+        headers['Last-Event-ID'] = lastEventIdHeader;
+      }
+      return this.#attach(
+        sub,
+        createEventStream(req!, second as NodeResponse, {
+          ...streamOptions,
+          headers,
+          onOverflow: (info) => {
+            this.emit('overflow', sub, info);
+            streamOptions.onOverflow?.(info);
+          },
+        }),
+      );
+    };
+
+    const replayLast = options.replayLast ?? 0;
+    if (requested === '' && replayLast === 0) {
+      open(this.#lastId);
+      sub.goLive();
+      return sub;
+    }
+    const plan: ReplayPlan = requested !== '' ? { after: requested } : { latest: replayLast };
+    this.#replay(sub, plan, open).catch((error: unknown) => {
+      // The engine failed mid-replay: end the subscription (the client retries with its last
+      // id) and report the error like an event listener's.
+      sub.close();
+      queueMicrotask(() => {
+        throw error;
+      });
+    });
+    return sub;
+  }
+
+  /** Counts and sizes, for metrics and health. */
+  stats(): HubStats {
+    const index = this.#index.stats();
+    let bytesQueued = 0;
+    for (const sub of this.#subscriptions) bytesQueued += sub.stream?.bufferedBytes ?? 0;
+    const engine = this.engine.stats();
+    return {
+      subscribers: this.#subscriptions.size,
+      topics: index.exactTopics,
+      templates: index.templates,
+      wildcardSubscribers: index.wildcardSubscribers,
+      eventsPerSecond: this.#rate.rate(),
+      eventsTotal: this.#rate.total,
+      bytesQueued,
+      history: { events: engine.events, bytes: engine.bytes },
+    };
+  }
+
+  /**
+   * Ends every stream cleanly — events already delivered are written first, then a `retry`
+   * hint so clients reconnect after `closeRetryMs` — and stops listening to the engine, closing
+   * it if the hub created it. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#flush();
+    this.#unlisten();
+    for (const sub of [...this.#subscriptions]) {
+      sub.stream?.retry(this.#closeRetryMs);
+      sub.close();
+    }
+    if (this.#ownsEngine) await this.engine.close();
+  }
+
+  #attach(sub: HubSubscription, stream: EventStream): EventStream {
+    sub.stream = stream;
+    const onAbort = (): void => sub.close();
+    if (stream.closed) queueMicrotask(onAbort);
+    else stream.signal.addEventListener('abort', onAbort, { once: true });
+    return stream;
+  }
+
+  readonly #remove = (sub: HubSubscription): void => {
+    if (!this.#subscriptions.delete(sub)) return;
+    this.#index.remove(sub);
+    this.emit('unsubscribe', sub);
+  };
+
+  /** The bytes of an event, encoded once and shared by every subscriber and replay. */
+  #bytes(event: EngineEvent): Uint8Array {
+    let bytes = this.#encoded.get(event);
+    if (bytes === undefined) {
+      bytes = encodeEventBytes({
+        id: event.id,
+        event: event.type,
+        data: event.data,
+        retry: event.retry,
+      });
+      this.#encoded.set(event, bytes);
+    }
+    return bytes;
+  }
+
+  // The engine's listener: runs once per event, in order. Matching is O(topics of the event)
+  // plus template subscribers; writing waits for the end of the tick.
+  readonly #deliver = (event: EngineEvent): void => {
+    this.#lastId = event.id;
+    this.#rate.mark();
+    const delivery: Delivery = { event, index: this.#batch.length };
+    if (this.#index.forEachMatch(event.topics, this.#visit, delivery) > 0) {
+      this.#batch.push(this.#bytes(event));
+      this.#flushScheduled ??= setImmediate(this.#flush);
+    }
+    this.emit('publish', event);
+  };
+
+  readonly #visit = (sub: HubSubscription, delivery: Delivery): void => {
+    if (sub.closed || !sub.accepts(delivery.event)) return;
+    if (!sub.live) {
+      sub.hold(delivery.event);
+      return;
+    }
+    if (sub.batch.length === 0) this.#dirty.push(sub);
+    sub.batch.push(delivery.index);
+  };
+
+  // One write per subscriber per tick. Subscribers that matched the same events (all of them,
+  // in a one-topic fan-out) share one concatenation.
+  readonly #flush = (): void => {
+    if (this.#flushScheduled !== undefined) {
+      clearImmediate(this.#flushScheduled);
+      this.#flushScheduled = undefined;
+    }
+    const batch = this.#batch;
+    const dirty = this.#dirty;
+    if (dirty.length === 0) {
+      this.#batch = [];
+      return;
+    }
+    this.#batch = [];
+    this.#dirty = [];
+    let shared: Map<string, Uint8Array> | undefined;
+    for (const sub of dirty) {
+      const indices = sub.batch;
+      if (!sub.closed) {
+        if (indices.length === 1) {
+          sub.stream!.sendBytes(batch[indices[0]!]!);
+        } else {
+          const key = indices.length === batch.length ? '*' : indices.join(',');
+          shared ??= new Map();
+          let bytes = shared.get(key);
+          if (bytes === undefined) {
+            bytes = Buffer.concat(indices.map((i) => batch[i]!));
+            shared.set(key, bytes);
+          }
+          sub.stream!.sendBytes(bytes);
+        }
+      }
+      indices.length = 0;
+    }
+  };
+
+  /**
+   * Writes what the subscriber missed, then switches it to live without gap or duplicate:
+   * live events held meanwhile are written only when they come after the last history read.
+   */
+  async #replay(
+    sub: HubSubscription,
+    plan: ReplayPlan,
+    open: (lastEventIdHeader: string) => EventStream,
+  ): Promise<void> {
+    const engine = this.engine;
+    let stream: EventStream | undefined;
+    let cursor: string | null = null;
+    let after: string | { position: string } | undefined;
+    let lastWritten = sub.lastEventId;
+
+    const write = async (events: readonly EngineEvent[]): Promise<boolean> => {
+      if (events.length > 0) {
+        const chunks = events.map((e) => this.#bytes(e));
+        stream!.sendBytes(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+        lastWritten = events[events.length - 1]!.id;
+      }
+      // Respect backpressure: a long history must not overflow the subscriber's queue.
+      return stream!.drained();
+    };
+
+    if ('latest' in plan) {
+      const result = await engine.latest({
+        perTopic: plan.latest,
+        match: (topic, event) => sub.selectsTopic(topic) && sub.accepts(event),
+      });
+      if (sub.closed) return;
+      // The newest events of each topic do not resume after any one id: no header.
+      stream = open('');
+      if (!(await write(result.events))) return;
+      cursor = result.cursor;
+    } else {
+      after = plan.after;
+    }
+
+    let first = stream === undefined;
+    const fromEarliest = 'after' in plan && plan.after === EARLIEST;
+    for (;;) {
+      while (after !== undefined) {
+        sub.pendingOverflowed = false;
+        const result = await engine.history({ after, match: sub.wants, limit: this.#pageSize });
+        if (sub.closed) return;
+        if (first) {
+          stream = open(fromEarliest || !result.found ? EARLIEST : sub.lastEventId);
+          first = false;
+        }
+        if (!result.found) {
+          // Herald: the client asked to resume after an id whose successors are no longer all
+          // retained; say so in-band, then replay from the oldest retained event.
+          stream!.send({
+            event: GAP_EVENT_TYPE,
+            data: JSON.stringify({ lastEventId: lastWritten, oldestAvailable: result.oldest }),
+          });
+        }
+        if (!(await write(result.events))) return;
+        if (sub.closed) return;
+        cursor = result.cursor ?? cursor;
+        after = result.more && cursor !== null ? { position: cursor } : undefined;
+      }
+      // Live events held during the replay outgrew their bound and were let go: they are in
+      // history, so read on from where the replay stands.
+      if (!sub.pendingOverflowed) break;
+      after = cursor === null ? EARLIEST : { position: cursor };
+    }
+
+    // No await from here on: nothing can arrive between taking the held events and going live.
+    const held = sub.takePending();
+    const tail =
+      cursor === null ? held : held.filter((e) => engine.compare(e.position, cursor) > 0);
+    if (tail.length > 0) stream!.sendBytes(Buffer.concat(tail.map((e) => this.#bytes(e))));
+    sub.goLive();
+  }
+}
+
+/**
+ * Creates a hub. Without an `engine`, history lives in memory, bounded by `history`
+ * (`{ maxEvents, maxBytes, ttlMs }`).
+ *
+ * ```ts
+ * const hub = createHub({ history: { maxEvents: 1000, ttlMs: 3_600_000 } });
+ * http.createServer((req, res) => hub.subscribe(req, res, { topics: ['/chat/{room}'] }));
+ * await hub.publish({ topics: '/chat/lobby', data: { from: 'ada', text: 'hi' } });
+ * ```
+ *
+ * @throws {@link HeraldHubError} `INVALID_OPTIONS`
+ */
+export function createHub(options: HubOptions = {}): Hub {
+  return new Hub(options);
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new HeraldHubError(
+      'INVALID_OPTIONS',
+      `${name} must be a positive integer (got ${String(value)})`,
+    );
+  }
+  return value;
+}
+
+function serialize(data: unknown): string {
+  if (typeof data === 'string') return data;
+  if (data === undefined) return '';
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(data);
+  } catch (error) {
+    throw new HeraldHubError(
+      'INVALID_PUBLISH',
+      `data could not be serialized as JSON (${(error as Error).message}); pass a string instead`,
+    );
+  }
+  if (json === undefined) {
+    throw new HeraldHubError(
+      'INVALID_PUBLISH',
+      `data of type ${typeof data} cannot be serialized as JSON; pass a string instead`,
+    );
+  }
+  return json;
+}
+
+function checkSubscribe(options: SubscribeOptions): void {
+  const bad = (message: string): never => {
+    throw new HeraldHubError('INVALID_SUBSCRIBE', message);
+  };
+  if (typeof options !== 'object' || options === null) bad('subscribe needs options: { topics }');
+  if (!Array.isArray(options.topics) || options.topics.length === 0) {
+    bad('subscribe needs at least one topic selector (topics: string[])');
+  }
+  for (const t of options.topics) {
+    if (typeof t !== 'string' || t === '') {
+      bad(`every topic selector must be a non-empty string (got ${JSON.stringify(t)})`);
+    }
+  }
+  const n = options.replayLast;
+  if (n !== undefined && !(Number.isSafeInteger(n) && n >= 0)) {
+    bad(`replayLast must be a non-negative integer (got ${String(n)})`);
+  }
+  if (options.filter !== undefined && typeof options.filter !== 'function') {
+    bad('filter must be a function (event) => boolean');
+  }
+}

@@ -1,0 +1,24 @@
+// The hub: topic selectors, fan-out, bounded history and gap-free replay over an engine.
+// Re-exported by the `herald` entry point (src/index.ts).
+export { HeraldHubError, type HeraldHubErrorCode } from './errors.js';
+export { createHub, GAP_EVENT_TYPE, Hub } from './hub.js';
+export {
+  type CompiledSelector,
+  type CompileSelectorOptions,
+  compileSelector,
+  HeraldTopicError,
+  type HeraldTopicErrorCode,
+  matchesAny,
+  type SelectorKind,
+  SelectorSet,
+  TopicIndex,
+} from './topics.js';
+export type {
+  HubEventMap,
+  HubOptions,
+  HubStats,
+  PublishInput,
+  PublishResult,
+  SubscribeOptions,
+  Subscription,
+} from './types.js';

@@ -1,0 +1,135 @@
+import type { Engine, EngineEvent } from '../engines/engine.js';
+import type { MemoryEngineOptions } from '../engines/memory.js';
+import type { EventStream, EventStreamOptions, OverflowInfo } from '../stream/index.js';
+
+/** Options of `createHub`. Every option is optional. */
+export interface HubOptions {
+  /**
+   * Orders, stores and carries events. Default: a {@link MemoryEngineOptions | memory engine}
+   * built from `history`. A hub closes the engine it built, never one it was given.
+   */
+  engine?: Engine;
+  /** History bounds of the default memory engine (ignored when `engine` is given). */
+  history?: MemoryEngineOptions;
+  /** Idle time before a heartbeat comment on each subscriber's stream. Default 15 000 ms. */
+  heartbeatMs?: number;
+  /** Bound of each subscriber's stream queue, in bytes. Default 1 MiB. */
+  queueBytes?: number;
+  /** What a full subscriber queue does. Default `'close'`: the client resumes from history. */
+  overflow?: EventStreamOptions['overflow'];
+  /**
+   * The reconnection delay (ms) sent to every stream when the hub closes, so clients come back
+   * after a restart rather than at once. Default 1000.
+   */
+  closeRetryMs?: number;
+  /** Most events read from the engine per history page during a replay. Default 512. */
+  replayPageSize?: number;
+}
+
+/** What `hub.publish` takes. */
+export interface PublishInput {
+  /** One topic or several: the first is canonical, the others are alternates (Mercure). */
+  topics: string | readonly string[];
+  /**
+   * The payload: a string is sent verbatim, any other value is JSON-serialized once;
+   * `undefined` sends an empty `data:` line.
+   */
+  data?: unknown;
+  /** The SSE event type (`event:`), e.g. `'chat.message'`. */
+  type?: string;
+  /** A custom event id (unique among retained events); default: one the engine generates. */
+  id?: string;
+  /** The reconnection delay to advertise with this event (`retry:`), in ms. */
+  retry?: number;
+  /**
+   * Mercure private update: delivered only to subscribers whose `authorized` selectors match
+   * one of its topics.
+   */
+  private?: boolean;
+}
+
+/** What `hub.publish` answers. */
+export interface PublishResult {
+  /** The event's SSE id. */
+  id: string;
+}
+
+/** Options of `hub.subscribe`. */
+export interface SubscribeOptions {
+  /** Topic selectors: exact topics, `*`, or URI templates. At least one. */
+  topics: readonly string[];
+  /**
+   * Resume after this event id; `'earliest'` replays all retained history. Default: the
+   * request's `Last-Event-ID` header, else its `lastEventID` query parameter (the stream's
+   * `lastEventId`).
+   */
+  lastEventId?: string;
+  /**
+   * Selectors this subscriber is authorized for (Mercure's `mercure.subscribe` claim): private
+   * updates reach it only when one of these matches one of their topics. Default: none.
+   */
+  authorized?: readonly string[];
+  /** An extra predicate: events it rejects are neither replayed nor delivered. */
+  filter?: (event: EngineEvent) => boolean;
+  /**
+   * Without a last event id, first send the newest `replayLast` events of each subscribed
+   * topic ("the last message of each topic"). Default 0.
+   */
+  replayLast?: number;
+  /** Options for the stream the hub creates (`(req, res)` form only); hub options fill the rest. */
+  stream?: EventStreamOptions;
+}
+
+/** One subscriber of a hub. */
+export interface Subscription {
+  /** A random id, unique within the process. */
+  readonly id: string;
+  /** The topic selectors, as given. */
+  readonly topics: readonly string[];
+  /** The last event id the subscriber asked to resume after (`''` when none). */
+  readonly lastEventId: string;
+  /**
+   * The stream events go out on; `undefined` until it exists (the `(req, res)` form creates it
+   * once the replay is known, so that the `Last-Event-ID` response header can tell where it
+   * starts).
+   */
+  readonly stream: EventStream | undefined;
+  /** Resolves when the replay is written and live events flow, or when the subscription closed. */
+  readonly ready: Promise<void>;
+  /** `true` once closed. */
+  readonly closed: boolean;
+  /** Ends the subscription and its stream. Idempotent. */
+  close(): void;
+}
+
+/** What `hub.stats()` reports. */
+export interface HubStats {
+  /** Open subscriptions. */
+  subscribers: number;
+  /** Distinct exact topics with at least one subscriber. */
+  topics: number;
+  /** Distinct URI-template selectors with at least one subscriber. */
+  templates: number;
+  /** Subscribers with the `*` selector. */
+  wildcardSubscribers: number;
+  /** Events delivered by the engine per second, averaged over the last 10 seconds. */
+  eventsPerSecond: number;
+  /** Events delivered by the engine since the hub started. */
+  eventsTotal: number;
+  /** Bytes accepted for subscribers but not yet handed to the operating system. */
+  bytesQueued: number;
+  /** Retained history, as the engine reports it. */
+  history: { events: number; bytes: number };
+}
+
+/** The hub's events, for the presence and metrics layers: `hub.on(name, listener)`. */
+export interface HubEventMap {
+  /** A subscription started (before its replay). */
+  subscribe: [subscription: Subscription];
+  /** A subscription ended, for whatever reason. */
+  unsubscribe: [subscription: Subscription];
+  /** The engine delivered an event (published on this node or, with a shared engine, another). */
+  publish: [event: EngineEvent];
+  /** A subscriber's queue overflowed; with the `'close'` policy the subscription then ends. */
+  overflow: [subscription: Subscription, info: OverflowInfo];
+}
