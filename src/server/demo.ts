@@ -20,6 +20,8 @@ export interface DemoServerOptions {
 export interface DemoServer {
   /** Where the page is served, e.g. `http://127.0.0.1:8080/`. */
   url: string;
+  /** Ends every open stream (clients reconnect and resume); the server keeps listening. */
+  dropStreams(): void;
   /** Ends every stream and stops listening. */
   close(): Promise<void>;
 }
@@ -85,12 +87,17 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
   const { port } = server.address() as AddressInfo;
   const host = options.host === undefined ? 'localhost' : options.host;
 
+  const dropStreams = (): void => {
+    for (const stream of streams) stream.close();
+  };
+
   return {
+    dropStreams,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
     close: async () => {
       clearInterval(tick);
       clearInterval(quote);
-      for (const stream of streams) stream.close();
+      dropStreams();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
