@@ -11,6 +11,7 @@ import {
   type NodeResponse,
 } from '../stream/index.js';
 import { readLastEventId } from '../stream/last-event-id.js';
+import { resolveOptions } from '../stream/options.js';
 import { HeraldHubError } from './errors.js';
 import { RateMeter } from './rate.js';
 import { HubSubscription } from './subscription.js';
@@ -65,6 +66,9 @@ export class Hub extends EventEmitter<HubEventMap> {
   #closed = false;
   /** The SSE id of the newest event the engine delivered. */
   #lastId = '';
+  /** Events handed to subscribers (live or held for after a replay), and bytes written live. */
+  #delivered = 0;
+  #bytesWritten = 0;
 
   // The tick's batch: events and their bytes, and the subscribers with something to write.
   #batch: Uint8Array[] = [];
@@ -81,6 +85,11 @@ export class Hub extends EventEmitter<HubEventMap> {
       queueBytes: options.queueBytes,
       overflow: options.overflow,
     };
+    try {
+      resolveOptions(this.#streamDefaults); // the same checks the streams will make
+    } catch (error) {
+      throw new HeraldHubError('INVALID_OPTIONS', (error as Error).message);
+    }
     this.#closeRetryMs = positiveInteger(
       'closeRetryMs',
       options.closeRetryMs,
@@ -153,6 +162,15 @@ export class Hub extends EventEmitter<HubEventMap> {
         ? stream!.lastEventId
         : readLastEventId(req.headers['last-event-id'], req.url));
     const streamOptions = { ...this.#streamDefaults, ...options.stream };
+    // Check the stream options before registering: a failure after that would leave the
+    // subscription behind (or, during a replay, go uncaught with the request unanswered).
+    if (stream === undefined) {
+      try {
+        resolveOptions(streamOptions);
+      } catch (error) {
+        throw new HeraldHubError('INVALID_SUBSCRIBE', (error as Error).message);
+      }
+    }
     const sub = new HubSubscription(
       options.topics,
       requested,
@@ -160,6 +178,7 @@ export class Hub extends EventEmitter<HubEventMap> {
       options.filter,
       streamOptions.queueBytes ?? DEFAULT_QUEUE_BYTES,
       this.#remove,
+      options.onClose,
     );
     // Listen before reading history: every event is then either in the read or held.
     this.#index.add(sub, options.topics);
@@ -192,15 +211,41 @@ export class Hub extends EventEmitter<HubEventMap> {
       return sub;
     }
     const plan: ReplayPlan = requested !== '' ? { after: requested } : { latest: replayLast };
-    this.#replay(sub, plan, open).catch((error: unknown) => {
-      // The engine failed mid-replay: end the subscription (the client retries with its last
-      // id) and report the error like an event listener's.
-      sub.close();
-      queueMicrotask(() => {
-        throw error;
-      });
-    });
+    // Closed before the replay opened the stream (sub.close(), hub.close(), an engine error):
+    // still answer the request and end it, so the client reconnects instead of waiting forever.
+    const endUnopened = (): void => {
+      if (sub.stream !== undefined) return;
+      const s = open('');
+      if (this.#closed) s.retry(this.#closeRetryMs);
+      s.close();
+    };
+    this.#replay(sub, plan, open).then(
+      () => {
+        if (sub.closed) endUnopened();
+      },
+      (error: unknown) => {
+        // The engine failed mid-replay: end the subscription (the client retries with its last
+        // id) and report the error to 'error' listeners, else like an event listener's.
+        sub.close();
+        endUnopened();
+        if (this.listenerCount('error') > 0) this.emit('error', error, sub);
+        else
+          queueMicrotask(() => {
+            throw error;
+          });
+      },
+    );
     return sub;
+  }
+
+  /** The SSE id of the newest event the engine delivered (`''` before the first). */
+  get lastEventId(): string {
+    return this.#lastId;
+  }
+
+  /** The open subscriptions, for presence, dashboards and the subscriptions API. */
+  subscriptions(): IterableIterator<Subscription> {
+    return this.#subscriptions.values();
   }
 
   /** Counts and sizes, for metrics and health. */
@@ -216,6 +261,8 @@ export class Hub extends EventEmitter<HubEventMap> {
       wildcardSubscribers: index.wildcardSubscribers,
       eventsPerSecond: this.#rate.rate(),
       eventsTotal: this.#rate.total,
+      eventsDelivered: this.#delivered,
+      bytesWritten: this.#bytesWritten,
       bytesQueued,
       history: { events: engine.events, bytes: engine.bytes },
     };
@@ -282,6 +329,7 @@ export class Hub extends EventEmitter<HubEventMap> {
 
   readonly #visit = (sub: HubSubscription, delivery: Delivery): void => {
     if (sub.closed || !sub.accepts(delivery.event)) return;
+    this.#delivered++;
     if (!sub.live) {
       sub.hold(delivery.event);
       return;
@@ -310,7 +358,9 @@ export class Hub extends EventEmitter<HubEventMap> {
       const indices = sub.batch;
       if (!sub.closed) {
         if (indices.length === 1) {
-          sub.stream!.sendBytes(batch[indices[0]!]!);
+          const bytes = batch[indices[0]!]!;
+          sub.stream!.sendBytes(bytes);
+          this.#bytesWritten += bytes.byteLength;
         } else {
           const key = indices.length === batch.length ? '*' : indices.join(',');
           shared ??= new Map();
@@ -320,6 +370,7 @@ export class Hub extends EventEmitter<HubEventMap> {
             shared.set(key, bytes);
           }
           sub.stream!.sendBytes(bytes);
+          this.#bytesWritten += bytes.byteLength;
         }
       }
       indices.length = 0;

@@ -22,6 +22,7 @@ export class HubSubscription implements Subscription {
   readonly #filter: ((event: EngineEvent) => boolean) | undefined;
   readonly #pendingLimit: number;
   readonly #onClose: (sub: HubSubscription) => void;
+  readonly #userOnClose: (() => void) | undefined;
   #resolveReady!: () => void;
 
   /** Replay done: live events go to `batch`. */
@@ -42,6 +43,7 @@ export class HubSubscription implements Subscription {
    * @param filter - an extra predicate
    * @param pendingLimit - bytes of live events held during a replay before re-reading history
    * @param onClose - the hub's cleanup, called once
+   * @param userOnClose - the subscriber's own `onClose`, called once after the hub's cleanup
    */
   constructor(
     topics: readonly string[],
@@ -50,6 +52,7 @@ export class HubSubscription implements Subscription {
     filter: ((event: EngineEvent) => boolean) | undefined,
     pendingLimit: number,
     onClose: (sub: HubSubscription) => void,
+    userOnClose: (() => void) | undefined,
   ) {
     this.topics = topics;
     this.lastEventId = lastEventId;
@@ -58,6 +61,7 @@ export class HubSubscription implements Subscription {
     this.#filter = filter;
     this.#pendingLimit = pendingLimit;
     this.#onClose = onClose;
+    this.#userOnClose = userOnClose;
     this.ready = new Promise((resolve) => {
       this.#resolveReady = resolve;
     });
@@ -133,5 +137,14 @@ export class HubSubscription implements Subscription {
     this.stream?.close();
     this.#resolveReady();
     this.#onClose(this);
+    if (this.#userOnClose !== undefined) {
+      try {
+        this.#userOnClose();
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
   }
 }

@@ -76,6 +76,8 @@ export interface SubscribeOptions {
    * topic ("the last message of each topic"). Default 0.
    */
   replayLast?: number;
+  /** Called once when the subscription ends, for whatever reason. */
+  onClose?: () => void;
   /** Options for the stream the hub creates (`(req, res)` form only); hub options fill the rest. */
   stream?: EventStreamOptions;
 }
@@ -116,6 +118,10 @@ export interface HubStats {
   eventsPerSecond: number;
   /** Events delivered by the engine since the hub started. */
   eventsTotal: number;
+  /** Deliveries: events handed to subscribers, counted once per subscriber. */
+  eventsDelivered: number;
+  /** Bytes of live events written to subscriber streams (replays not included). */
+  bytesWritten: number;
   /** Bytes accepted for subscribers but not yet handed to the operating system. */
   bytesQueued: number;
   /** Retained history, as the engine reports it. */
@@ -132,4 +138,9 @@ export interface HubEventMap {
   publish: [event: EngineEvent];
   /** A subscriber's queue overflowed; with the `'close'` policy the subscription then ends. */
   overflow: [subscription: Subscription, info: OverflowInfo];
+  /**
+   * The engine failed during a subscription's replay; the subscription was closed (its client
+   * reconnects with its last id). Without a listener the error is thrown from a microtask.
+   */
+  error: [error: unknown, subscription: Subscription];
 }
