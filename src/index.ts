@@ -17,4 +17,5 @@
  */
 export * from './engines/index.js';
 export * from './hub/index.js';
+export { discoveryLinkHeader } from './server/discovery.js';
 export * from './stream/index.js';

@@ -1,0 +1,33 @@
+import type { Logger } from 'pino';
+import type { Hub } from '../hub/index.js';
+import type { Authenticator } from './auth.js';
+import type { ServerConfig } from './config.js';
+import type { Cors } from './cors.js';
+import type { ConnectionLimiter, RateLimiter } from './limits.js';
+import type { Metrics } from './metrics.js';
+
+/** Everything a request handler of the hub server needs, built once at startup by `app.ts`. */
+export interface ServerContext {
+  /** The configuration, with defaults applied. */
+  readonly config: ServerConfig;
+  /** The hub events flow through. */
+  readonly hub: Hub;
+  /** Verifies publisher and subscriber tokens. */
+  readonly auth: Authenticator;
+  /** CORS headers and preflights. */
+  readonly cors: Cors;
+  /** Subscriber connection limits. */
+  readonly connections: ConnectionLimiter;
+  /** Publish rate limit per publisher. */
+  readonly publishRate: RateLimiter;
+  /** Prometheus metrics. */
+  readonly metrics: Metrics;
+  /** JSON logs. */
+  readonly logger: Logger;
+  /** When the server started, in ms since the epoch. */
+  readonly startedAt: number;
+  /** Aborts when the server begins to shut down: long-lived responses outside the hub end. */
+  readonly shutdown: AbortSignal;
+  /** Dev mode's generated publisher token, for the dashboard's publish form. */
+  readonly publisherToken: string | undefined;
+}

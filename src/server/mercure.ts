@@ -1,0 +1,341 @@
+import { HeraldEngineError } from '../engines/index.js';
+import { HeraldHubError, matchesAny, type PublishInput, type Subscription } from '../hub/index.js';
+import { EVENT_STREAM_CONTENT_TYPE, type NodeRequest, type NodeResponse } from '../stream/index.js';
+import type { AuthResult, Identity } from './auth.js';
+import type { ServerContext } from './context.js';
+import { clientIp, HttpError, readBody } from './respond.js';
+import { publishSubscriptionEvents } from './subscriptions.js';
+
+/** The hub's well-known path (Mercure: "the hub MUST be reachable at /.well-known/mercure"). */
+export const HUB_PATH = '/.well-known/mercure';
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
+const CONTROL = /[\0-\x1f\x7f]/;
+/** setTimeout's largest delay. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Throws the HTTP error of a failed authentication, counting it in the metrics. */
+function requireAuth(
+  ctx: ServerContext,
+  role: 'publisher' | 'subscriber',
+  result: AuthResult,
+): Identity | undefined {
+  if (result.ok) return result.identity;
+  ctx.metrics.authFailure(role, result.status);
+  const headers: Record<string, string> =
+    result.wwwAuthenticate === undefined ? {} : { 'www-authenticate': result.wwwAuthenticate };
+  throw new HttpError(result.status, result.reason, headers);
+}
+
+/**
+ * `GET|HEAD /.well-known/mercure?topic=…`: subscribes the request to one or more topic
+ * selectors. Errors are thrown as {@link HttpError} before anything is written.
+ */
+export async function handleSubscribe(
+  ctx: ServerContext,
+  req: NodeRequest,
+  res: NodeResponse,
+): Promise<void> {
+  const query = new URL(req.url ?? '/', 'http://hub').searchParams;
+  // Mercure: "The subscriber subscribes to a URL exposed by a hub, using the topic query
+  // parameter […] at least once"; the parameter can be repeated.
+  const topics = query.getAll('topic');
+  if (topics.length === 0) {
+    throw new HttpError(
+      400,
+      'missing "topic" query parameter: subscribe with ?topic=<topic or URI template>, repeated for several topics',
+    );
+  }
+  const { maxTopics } = ctx.config.limits;
+  if (topics.length > maxTopics) {
+    throw new HttpError(
+      400,
+      `too many topic selectors: ${topics.length}, the limit is ${maxTopics} (--max-topics); subscribe to a URI template instead`,
+    );
+  }
+  if (topics.includes('')) throw new HttpError(400, 'a "topic" query parameter is empty');
+  // As the hub reads it: a non-empty Last-Event-ID header, else the lastEventID parameter (an
+  // empty header must not let a bad parameter through unchecked).
+  const header = req.headers['last-event-id'];
+  const lastEventId =
+    header === undefined || header === '' ? (query.get('lastEventID') ?? '') : header;
+  if (typeof lastEventId !== 'string' || CONTROL.test(lastEventId)) {
+    throw new HttpError(400, 'Last-Event-ID / lastEventID must not contain control characters');
+  }
+
+  const identity = requireAuth(ctx, 'subscriber', await ctx.auth.subscriber(req));
+  const release = ctx.connections.acquire(clientIp(req));
+  const cors = ctx.cors.headers(req);
+
+  if (req.method === 'HEAD') {
+    release();
+    res.writeHead(200, { ...cors, 'content-type': EVENT_STREAM_CONTENT_TYPE });
+    res.end();
+    return;
+  }
+
+  let expiry: ReturnType<typeof setTimeout> | undefined;
+  let sub: Subscription;
+  try {
+    sub = ctx.hub.subscribe(req, res, {
+      topics,
+      authorized: identity?.claim.subscribe,
+      stream: { headers: cors },
+      onClose: () => {
+        release();
+        if (expiry !== undefined) clearTimeout(expiry);
+        ctx.logger.debug({ subscriber: sub.id, topics }, 'unsubscribe');
+        if (ctx.config.subscriptions) publishSubscriptionEvents(ctx, sub, identity, false);
+      },
+    });
+  } catch (error) {
+    // Refused before anything was written (the hub closed while the token was verified).
+    release();
+    if (error instanceof HeraldHubError && error.code === 'CLOSED') {
+      throw new HttpError(503, 'the hub is shutting down; reconnect in a moment', {
+        'retry-after': '1',
+      });
+    }
+    throw error;
+  }
+  ctx.logger.debug({ subscriber: sub.id, topics, lastEventId, ip: clientIp(req) }, 'subscribe');
+  if (sub.lastEventId !== '') ctx.metrics.replay();
+  if (identity?.expiresAt !== undefined) {
+    // The token stops being valid at `exp`: so does the subscription it opened.
+    const delay = Math.max(0, Math.min(MAX_TIMER_MS, identity.expiresAt - Date.now()));
+    expiry = setTimeout(() => sub.close(), delay);
+    expiry.unref();
+  }
+  if (ctx.config.subscriptions) publishSubscriptionEvents(ctx, sub, identity, true);
+}
+
+/** Raw fields of one update, as a form or a JSON body gives them. */
+interface RawUpdate {
+  topics: unknown;
+  data: unknown;
+  id: unknown;
+  type: unknown;
+  retry: unknown;
+  private: unknown;
+}
+
+/** Turns raw fields into a hub publish, or throws a 400 naming the field. */
+function parseUpdate(raw: RawUpdate, where: string): PublishInput {
+  const bad = (message: string): never => {
+    throw new HttpError(400, `${where}${message}`);
+  };
+  const topics = typeof raw.topics === 'string' ? [raw.topics] : raw.topics;
+  if (!Array.isArray(topics) || topics.length === 0) {
+    bad('missing "topic": an update needs at least one topic');
+  }
+  for (const topic of topics as unknown[]) {
+    if (typeof topic !== 'string' || topic === '') bad('every "topic" must be a non-empty string');
+  }
+  const input: PublishInput = { topics: topics as string[], data: raw.data ?? '' };
+  if (raw.id !== undefined && raw.id !== null) {
+    const id = raw.id;
+    if (typeof id !== 'string' || id === '') bad('"id" must be a non-empty string');
+    if (CONTROL.test(id as string))
+      bad('"id" must not contain CR, LF, NUL or other control characters');
+    // Mercure: "id: the topic's revision identifier […] it MUST NOT start with the # character".
+    if ((id as string).startsWith('#')) bad('"id" must not start with "#" (Mercure reserves it)');
+    input.id = id as string;
+  }
+  if (raw.type !== undefined && raw.type !== null) {
+    if (typeof raw.type !== 'string' || CONTROL.test(raw.type)) {
+      bad('"type" must be a string without CR, LF, NUL or other control characters');
+    }
+    if (raw.type !== '') input.type = raw.type as string;
+  }
+  if (raw.retry !== undefined && raw.retry !== null) {
+    const retry = typeof raw.retry === 'string' ? Number(raw.retry) : raw.retry;
+    const digits = typeof raw.retry !== 'string' || /^[0-9]+$/.test(raw.retry);
+    if (!digits || typeof retry !== 'number' || !Number.isSafeInteger(retry) || retry < 0) {
+      bad(
+        `"retry" must be a non-negative integer of milliseconds (got ${JSON.stringify(raw.retry)})`,
+      );
+    }
+    input.retry = retry as number;
+  }
+  if (raw.private !== undefined && raw.private !== null && raw.private !== false) {
+    input.private = true;
+  }
+  return input;
+}
+
+/** The path of a topic IRI (`/books/1` of `https://example.com/books/1`); a non-URL as is. */
+function pathOf(topic: string): string {
+  try {
+    return new URL(topic, 'http://hub').pathname;
+  } catch {
+    return topic; // not a URL (`http://[`): an opaque topic string
+  }
+}
+
+/** Checks the publisher may dispatch `update`, per Mercure's rules. */
+function authorizePublish(identity: Identity | undefined, update: PublishInput): void {
+  const topics = update.topics as readonly string[];
+  for (const topic of topics) {
+    if (pathOf(topic).startsWith(HUB_PATH)) {
+      throw new HttpError(
+        403,
+        `topic ${JSON.stringify(topic)} is inside ${HUB_PATH}, which the hub reserves for its own subscription events`,
+      );
+    }
+  }
+  const allowed = identity?.claim.publish;
+  // Mercure: "If mercure.publish is not defined, then the publisher MUST NOT be authorized to
+  // dispatch any update. Otherwise, the hub MUST check that every topics of the update to
+  // dispatch matches at least one of the topic selectors contained in mercure.publish."
+  if (allowed === undefined) {
+    throw new HttpError(403, 'the token has no mercure.publish claim: it may not publish');
+  }
+  for (const topic of topics) {
+    if (!matchesAny(allowed, [topic])) {
+      throw new HttpError(
+        403,
+        `the token's mercure.publish selectors do not allow topic ${JSON.stringify(topic)}`,
+      );
+    }
+  }
+}
+
+/** Publishes through the hub, mapping engine and hub errors to HTTP statuses. */
+async function publish(ctx: ServerContext, update: PublishInput): Promise<string> {
+  try {
+    const { id } = await ctx.hub.publish(update);
+    ctx.logger.debug({ id, topics: update.topics, private: update.private === true }, 'publish');
+    return id;
+  } catch (error) {
+    if (error instanceof HeraldEngineError) {
+      const status =
+        error.code === 'DUPLICATE_ID'
+          ? 409
+          : error.code === 'EVENT_TOO_LARGE'
+            ? 413
+            : error.code === 'INVALID_EVENT'
+              ? 400
+              : 503;
+      throw new HttpError(status, error.message);
+    }
+    if (error instanceof HeraldHubError) {
+      throw new HttpError(error.code === 'CLOSED' ? 503 : 400, error.message);
+    }
+    throw error;
+  }
+}
+
+function requireContentType(req: NodeRequest, expected: string, hint: string): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== expected) {
+    throw new HttpError(415, `unsupported Content-Type ${JSON.stringify(type)}: ${hint}`);
+  }
+}
+
+/** Authenticates a publisher and spends one token of its rate limit. */
+async function publisherOf(ctx: ServerContext, req: NodeRequest): Promise<Identity | undefined> {
+  const identity = requireAuth(ctx, 'publisher', await ctx.auth.publisher(req));
+  ctx.publishRate.take(identity?.token ?? clientIp(req));
+  return identity;
+}
+
+/**
+ * `POST /.well-known/mercure` with an `application/x-www-form-urlencoded` body: publishes one
+ * update and answers `200 text/plain` with its id.
+ */
+export async function handlePublish(
+  ctx: ServerContext,
+  req: NodeRequest,
+  res: NodeResponse,
+): Promise<void> {
+  requireContentType(
+    req,
+    'application/x-www-form-urlencoded',
+    'publish with an application/x-www-form-urlencoded form (topic, data, id, type, retry, private), or POST JSON to /publish',
+  );
+  const identity = await publisherOf(ctx, req);
+  const form = new URLSearchParams(
+    (await readBody(req, ctx.config.limits.maxBodyBytes)).toString(),
+  );
+  const update = parseUpdate(
+    {
+      topics: form.getAll('topic'),
+      data: form.get('data') ?? undefined,
+      id: form.get('id') ?? undefined,
+      type: form.get('type') ?? undefined,
+      retry: form.get('retry') ?? undefined,
+      // Mercure: "private: if this field is set, the update MUST be private" — any value.
+      private: form.has('private') ? true : undefined,
+    },
+    '',
+  );
+  authorizePublish(identity, update);
+  const id = await publish(ctx, update);
+  ctx.metrics.published();
+  res.writeHead(200, { ...ctx.cors.headers(req), 'content-type': 'text/plain; charset=utf-8' });
+  res.end(id);
+}
+
+/**
+ * `POST /publish` with `application/json`: one update (`{ topic | topics, data, id, type, retry,
+ * private }`, where a non-string `data` is sent as JSON) or an array of them, authorized like
+ * the form endpoint. Answers `{ "id": … }` or `{ "ids": [ … ] }`. Every update of an array is
+ * checked before any is published.
+ */
+export async function handleJsonPublish(
+  ctx: ServerContext,
+  req: NodeRequest,
+  res: NodeResponse,
+): Promise<void> {
+  requireContentType(req, 'application/json', 'POST a JSON update or an array of updates');
+  const identity = await publisherOf(ctx, req);
+  const body = await readBody(req, ctx.config.limits.maxBodyBytes);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString());
+  } catch (error) {
+    throw new HttpError(400, `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  const many = Array.isArray(parsed);
+  const items: unknown[] = many ? (parsed as unknown[]) : [parsed];
+  if (items.length === 0) throw new HttpError(400, 'the array of updates is empty');
+  if (items.length > ctx.config.limits.maxTopics) {
+    throw new HttpError(
+      400,
+      `too many updates in one request (limit ${ctx.config.limits.maxTopics})`,
+    );
+  }
+  const updates = items.map((item, i) => {
+    const where = many ? `update #${i}: ` : '';
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      throw new HttpError(400, `${where}an update must be a JSON object`);
+    }
+    const o = item as Record<string, unknown>;
+    if (o.private !== undefined && typeof o.private !== 'boolean') {
+      throw new HttpError(400, `${where}"private" must be true or false`);
+    }
+    const update = parseUpdate(
+      {
+        topics: o.topics ?? o.topic,
+        data: o.data,
+        id: o.id,
+        type: o.type,
+        retry: o.retry,
+        private: o.private,
+      },
+      where,
+    );
+    authorizePublish(identity, update);
+    return update;
+  });
+  const ids: string[] = [];
+  for (const update of updates) {
+    ids.push(await publish(ctx, update));
+    ctx.metrics.published();
+  }
+  res.writeHead(200, {
+    ...ctx.cors.headers(req),
+    'content-type': 'application/json; charset=utf-8',
+  });
+  res.end(`${JSON.stringify(many ? { ids } : { id: ids[0] })}\n`);
+}

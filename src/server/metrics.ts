@@ -1,0 +1,117 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { Hub } from '../hub/index.js';
+import type { ConnectionLimiter } from './limits.js';
+
+/**
+ * The hub server's Prometheus metrics, in a registry of its own (so several servers in one
+ * process do not collide). Gauges are read from the hub when scraped; counters are bumped by
+ * the handlers.
+ */
+export class Metrics {
+  /** The registry `/metrics` renders. */
+  readonly registry = new Registry();
+  readonly #published: Counter;
+  readonly #replays: Counter;
+  readonly #authFailures: Counter<'role' | 'status'>;
+  readonly #overflows: Counter;
+  readonly #requests: Counter<'route' | 'status'>;
+
+  /**
+   * @param hub - the hub whose stats the gauges read
+   * @param connections - the subscriber connection counter
+   */
+  constructor(hub: Hub, connections: ConnectionLimiter) {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'herald_connections',
+      help: 'Open subscriber connections.',
+      registers,
+      collect() {
+        this.set(connections.open);
+      },
+    });
+    const stat = (name: string, help: string, read: () => number, counter = false): void => {
+      new Gauge({
+        name: counter ? `${name}_total` : name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    stat('herald_subscriptions', 'Open hub subscriptions.', () => hub.stats().subscribers);
+    stat('herald_topics', 'Distinct exact topics with subscribers.', () => hub.stats().topics);
+    stat(
+      'herald_events_delivered',
+      'Events handed to subscribers, counted once per subscriber.',
+      () => hub.stats().eventsDelivered,
+      true,
+    );
+    stat(
+      'herald_bytes_written',
+      'Bytes of live events written to subscriber streams.',
+      () => hub.stats().bytesWritten,
+      true,
+    );
+    stat(
+      'herald_bytes_queued',
+      'Bytes accepted for subscribers, not yet handed to the OS.',
+      () => hub.stats().bytesQueued,
+    );
+    stat('herald_history_events', 'Events retained in history.', () => hub.stats().history.events);
+    this.#published = new Counter({
+      name: 'herald_events_published_total',
+      help: 'Updates accepted from publishers over HTTP.',
+      registers,
+    });
+    this.#replays = new Counter({
+      name: 'herald_replays_total',
+      help: 'Subscriptions that asked to resume after a last event id.',
+      registers,
+    });
+    this.#authFailures = new Counter({
+      name: 'herald_auth_failures_total',
+      help: 'Refused authentications, by role and status (401 invalid/missing, 403 not allowed).',
+      labelNames: ['role', 'status'],
+      registers,
+    });
+    this.#overflows = new Counter({
+      name: 'herald_queue_overflows_total',
+      help: 'Subscriber queue overflows.',
+      registers,
+    });
+    this.#requests = new Counter({
+      name: 'herald_http_errors_total',
+      help: 'Requests answered with an error status, by route.',
+      labelNames: ['route', 'status'],
+      registers,
+    });
+    hub.on('overflow', () => this.#overflows.inc());
+  }
+
+  /** An update was accepted. */
+  published(): void {
+    this.#published.inc();
+  }
+
+  /** A subscription asked for a replay. */
+  replay(): void {
+    this.#replays.inc();
+  }
+
+  /** An authentication was refused. */
+  authFailure(role: 'publisher' | 'subscriber', status: number): void {
+    this.#authFailures.inc({ role, status: String(status) });
+  }
+
+  /** A request was answered with an error status. */
+  httpError(route: string, status: number): void {
+    this.#requests.inc({ route, status: String(status) });
+  }
+
+  /** The exposition text and its content type. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

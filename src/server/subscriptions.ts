@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import type { Subscription } from '../hub/index.js';
+import { matchesAny } from '../hub/index.js';
+import type { NodeRequest, NodeResponse } from '../stream/index.js';
+import type { Identity } from './auth.js';
+import type { ServerContext } from './context.js';
+import { HttpError } from './respond.js';
+
+/** Mercure's JSON-LD context for subscription resources. */
+const CONTEXT = 'https://mercure.rocks/';
+const BASE = '/.well-known/mercure/subscriptions';
+
+/** One subscription resource: one selector of one subscriber (Mercure "Subscription"). */
+interface SubscriptionResource {
+  '@context'?: string;
+  id: string;
+  type: 'Subscription';
+  subscriber: string;
+  topic: string;
+  active: boolean;
+  payload?: unknown;
+}
+
+/** The subscriber IRI Mercure expects: a URN built from the subscription's random id. */
+function subscriberIri(sub: Subscription): string {
+  return `urn:uuid:${sub.id}`;
+}
+
+/**
+ * Mercure: "the hub MUST publish an update … when a subscription is created or terminated",
+ * topic `/.well-known/mercure/subscriptions/{topic}/{subscriber}` with both parts URL-encoded.
+ */
+function resourceId(selector: string, subscriber: string): string {
+  return `${BASE}/${encodeURIComponent(selector)}/${encodeURIComponent(subscriber)}`;
+}
+
+const payloads = new WeakMap<Subscription, unknown>();
+
+function resources(sub: Subscription, active: boolean): SubscriptionResource[] {
+  const subscriber = subscriberIri(sub);
+  const payload = payloads.get(sub);
+  return sub.topics.map((topic) => ({
+    id: resourceId(topic, subscriber),
+    type: 'Subscription',
+    subscriber,
+    topic,
+    active,
+    ...(payload === undefined ? {} : { payload }),
+  }));
+}
+
+/**
+ * Publishes the private subscription events of `sub` (one per selector): `active: true` on
+ * connect, `active: false` on disconnect. Failures are logged, never thrown: presence must not
+ * break a subscription.
+ */
+export function publishSubscriptionEvents(
+  ctx: ServerContext,
+  sub: Subscription,
+  identity: Identity | undefined,
+  active: boolean,
+): void {
+  if (active && identity?.claim.payload !== undefined) payloads.set(sub, identity.claim.payload);
+  for (const resource of resources(sub, active)) {
+    ctx.hub
+      .publish({
+        topics: resource.id,
+        data: { '@context': CONTEXT, ...resource },
+        private: true,
+      })
+      .catch((error: unknown) => {
+        ctx.logger.warn({ err: error, subscriber: resource.subscriber }, 'subscription event lost');
+      });
+  }
+}
+
+/**
+ * `GET /.well-known/mercure/subscriptions[/{topic}[/{subscriber}]]`: the active subscriptions
+ * as JSON-LD (Mercure's subscriptions API), filtered to what the caller's `mercure.subscribe`
+ * selectors allow; `ETag` / `If-None-Match` supported.
+ */
+export async function handleSubscriptionsApi(
+  ctx: ServerContext,
+  req: NodeRequest,
+  res: NodeResponse,
+  identity: Identity | undefined,
+): Promise<void> {
+  const path = new URL(req.url ?? '/', 'http://hub').pathname;
+  const parts = path
+    .slice(BASE.length)
+    .split('/')
+    .filter((p) => p !== '');
+  if (parts.length > 2) throw new HttpError(404, `no such subscriptions resource: ${path}`);
+  let topic: string | undefined;
+  let subscriber: string | undefined;
+  try {
+    [topic, subscriber] = parts.map((p) => decodeURIComponent(p));
+  } catch {
+    throw new HttpError(
+      400,
+      `${path} is not valid percent-encoding: encode the topic and subscriber with encodeURIComponent`,
+    );
+  }
+  const allowed = identity?.claim.subscribe ?? [];
+
+  const items: SubscriptionResource[] = [];
+  for (const sub of ctx.hub.subscriptions()) {
+    if (sub.closed) continue;
+    for (const resource of resources(sub, true)) {
+      if (topic !== undefined && resource.topic !== topic) continue;
+      if (subscriber !== undefined && resource.subscriber !== subscriber) continue;
+      // Mercure: the subscriptions API is reachable only with a subscribe claim that matches
+      // the subscription resources' URLs.
+      if (!matchesAny(allowed, [resource.id])) continue;
+      items.push(resource);
+    }
+  }
+
+  const lastEventID = ctx.hub.lastEventId || 'earliest';
+  let body: unknown;
+  if (subscriber !== undefined) {
+    if (items.length === 0) throw new HttpError(404, `no active subscription at ${path}`);
+    body = { '@context': CONTEXT, ...items[0], lastEventID };
+  } else {
+    body = {
+      '@context': CONTEXT,
+      id: path,
+      type: 'Subscriptions',
+      lastEventID,
+      subscriptions: items,
+    };
+  }
+  const text = `${JSON.stringify(body)}\n`;
+  const etag = `"${createHash('sha256').update(text).digest('base64url').slice(0, 27)}"`;
+  const headers = {
+    ...ctx.cors.headers(req),
+    etag,
+    'cache-control': 'no-cache',
+    'content-type': 'application/ld+json; charset=utf-8',
+  };
+  if (req.headers['if-none-match'] === etag) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(200, headers);
+  res.end(text);
+}

@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+// The `herald` command as a user runs it: a real process, real exit codes, real output.
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The environment without HERALD_* variables, plus `extra`. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('HERALD_')) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+function herald(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    cwd: ROOT,
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Runs `herald args` to completion. */
+async function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = herald(args, env);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+const CONTRACT = [
+  ['--addr', 'HERALD_ADDR'],
+  ['--port', 'HERALD_PORT'],
+  ['--jwt-key', 'HERALD_JWT_KEY'],
+  ['--publisher-jwt-key', 'HERALD_PUBLISHER_JWT_KEY'],
+  ['--subscriber-jwt-key', 'HERALD_SUBSCRIBER_JWT_KEY'],
+  ['--jwt-alg', 'HERALD_JWT_ALG'],
+  ['--anonymous', 'HERALD_ANONYMOUS'],
+  ['--subscriptions', 'HERALD_SUBSCRIPTIONS'],
+  ['--cors-origins', 'HERALD_CORS_ORIGINS'],
+  ['--engine', 'HERALD_ENGINE'],
+  ['--history-size', 'HERALD_HISTORY_SIZE'],
+  ['--dev', 'HERALD_DEV'],
+  ['--tls-cert', 'HERALD_TLS_CERT'],
+  ['--tls-key', 'HERALD_TLS_KEY'],
+  ['--h2c', 'HERALD_H2C'],
+  ['--history-bytes', 'HERALD_HISTORY_BYTES'],
+  ['--history-ttl', 'HERALD_HISTORY_TTL'],
+  ['--heartbeat', 'HERALD_HEARTBEAT'],
+  ['--queue-bytes', 'HERALD_QUEUE_BYTES'],
+  ['--jwks-url', 'HERALD_JWKS_URL'],
+  ['--publish-origins', 'HERALD_PUBLISH_ORIGINS'],
+  ['--dashboard', 'HERALD_DASHBOARD'],
+  ['--log-level', 'HERALD_LOG_LEVEL'],
+  ['--shutdown-grace', 'HERALD_SHUTDOWN_GRACE'],
+  ['--max-connections', 'HERALD_MAX_CONNECTIONS'],
+  ['--max-connections-per-ip', 'HERALD_MAX_CONNECTIONS_PER_IP'],
+  ['--max-topics', 'HERALD_MAX_TOPICS'],
+  ['--max-body-bytes', 'HERALD_MAX_BODY_BYTES'],
+  ['--publish-rate', 'HERALD_PUBLISH_RATE'],
+  ['--config', 'HERALD_CONFIG'],
+] as const;
+
+describe('herald serve --help', () => {
+  it('lists every option with its environment variable and default', async () => {
+    const { code, stdout, stderr } = await run(['serve', '--help']);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^Usage: herald serve \[options\]/);
+    for (const [flag, env] of CONTRACT) {
+      const block = new RegExp(`^  ${flag}(?:[ ,].*)?\\n(?: {6}.*\\n)*? {6}env ${env} ·`, 'm');
+      assert.match(stdout, block, `${flag} with ${env}`);
+    }
+    assert.match(stdout, /--no-dashboard/);
+    assert.match(stdout, /default HS256/);
+    assert.match(stdout, /default memory:/);
+  });
+});
+
+describe('usage errors exit with 2', () => {
+  it('an unknown flag', async () => {
+    const { code, stdout, stderr } = await run(['serve', '--prot', '8080']);
+    assert.equal(code, 2);
+    assert.equal(stdout, '');
+    assert.match(stderr, /unknown option --prot \(did you mean --port\?\)/);
+    assert.match(stderr, /See herald serve --help/);
+  });
+
+  it('a bad value in a flag or in the environment, naming it', async () => {
+    let result = await run(['serve', '--port', 'eighty']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--port: expected an integer from 0 to 65535, got "eighty"/);
+    result = await run(['serve'], { HERALD_HISTORY_TTL: 'forever' });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /HERALD_HISTORY_TTL: expected a duration/);
+  });
+
+  it('an unreadable config file', async () => {
+    const { code, stderr } = await run(['serve', '--config', '/nonexistent/herald.yaml']);
+    assert.equal(code, 2);
+    assert.match(stderr, /--config: cannot read config file \/nonexistent\/herald.yaml/);
+  });
+
+  it('an unknown command, or none', async () => {
+    let result = await run(['serv']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /unknown command "serv"/);
+    result = await run([]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /Usage: herald <command>/);
+  });
+});
+
+describe('herald --version and --help', () => {
+  it('prints the package version', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    const { code, stdout } = await run(['--version']);
+    assert.equal(code, 0);
+    assert.equal(stdout, `${pkg.version}\n`);
+  });
+
+  it('lists the commands', async () => {
+    const { code, stdout } = await run(['--help']);
+    assert.equal(code, 0);
+    assert.match(stdout, /serve/);
+    assert.match(stdout, /demo/);
+  });
+});
+
+describe('herald serve --dev', () => {
+  it('prints the URL and a publisher token that works, and exits 0 on SIGTERM', async () => {
+    const child = herald(['serve', '--dev', '--port', '0', '--log-level', 'warn']);
+    let stdout = '';
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no URL in 15 s: ${stdout}${stderr}`)),
+          15_000,
+        );
+        child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+          stdout += chunk;
+          const match = /^Herald hub listening on (\S+)$/m.exec(stdout);
+          // Wait for the token too: it is printed right after the URL.
+          if (match && /Bearer (\S+)'/.test(stdout)) {
+            clearTimeout(timer);
+            resolve(match[1]!);
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr}`)));
+      });
+      assert.match(url, /^http:\/\/localhost:\d+$/);
+      assert.doesNotMatch(url, /:0$/);
+      assert.ok(stdout.includes(`${url}/.well-known/mercure`), 'the curl example has the real URL');
+
+      const health = await fetch(`${url}/healthz`);
+      assert.equal(health.status, 200);
+
+      const token = /Bearer (\S+)'/.exec(stdout)![1]!;
+      const published = await fetch(`${url}/.well-known/mercure`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        body: new URLSearchParams({ topic: '/cli-test', data: 'hello' }),
+      });
+      assert.equal(published.status, 200, await published.clone().text());
+      assert.notEqual((await published.text()).trim(), '');
+
+      child.kill('SIGTERM');
+      const [code, signal] = await exited;
+      assert.equal(signal, null);
+      assert.equal(code, 0, stderr);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+});
