@@ -23,7 +23,9 @@ export class Cors {
   /** The CORS response headers for a request (none when it has no allowed `Origin`). */
   headers(req: NodeRequest): Record<string, string> {
     const origin = req.headers.origin;
-    if (typeof origin !== 'string') return {};
+    // With an allowlist the answer depends on Origin, so caches must key on it — whatever it is.
+    const vary: Record<string, string> = this.#origins.size > 0 ? { vary: 'Origin' } : {};
+    if (typeof origin !== 'string') return vary;
     if (this.#origins.has(origin)) {
       return {
         'access-control-allow-origin': origin,
@@ -34,11 +36,12 @@ export class Cors {
     }
     if (this.#any) {
       return {
+        ...vary,
         'access-control-allow-origin': '*',
         'access-control-expose-headers': EXPOSED_HEADERS,
       };
     }
-    return {};
+    return vary;
   }
 
   /**

@@ -64,6 +64,16 @@ export async function handleSubscribe(
   }
 
   const identity = requireAuth(ctx, 'subscriber', await ctx.auth.subscriber(req));
+  if (identity?.expiresAt !== undefined && identity.expiresAt <= Date.now()) {
+    // Accepted within the clock tolerance, but the stream would close at once and the client
+    // reconnect in a loop: refuse it plainly instead.
+    ctx.metrics.authFailure('subscriber', 401);
+    throw new HttpError(
+      401,
+      `the token expired at ${new Date(identity.expiresAt).toISOString()}; get a fresh token`,
+      { 'www-authenticate': 'Bearer realm="herald", error="invalid_token"' },
+    );
+  }
   const release = ctx.connections.acquire(clientIp(req));
   const cors = ctx.cors.headers(req);
 
