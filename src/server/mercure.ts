@@ -85,6 +85,7 @@ export async function handleSubscribe(
   }
 
   let expiry: ReturnType<typeof setTimeout> | undefined;
+  const transport = req.httpVersionMajor === 2 ? 'h2' : 'h1';
   let sub: Subscription;
   try {
     sub = ctx.hub.subscribe(req, res, {
@@ -93,6 +94,7 @@ export async function handleSubscribe(
       stream: { headers: cors },
       onClose: () => {
         release();
+        ctx.metrics.streamClosed(transport);
         if (expiry !== undefined) clearTimeout(expiry);
         ctx.logger.debug({ subscriber: sub.id, topics }, 'unsubscribe');
         if (ctx.config.subscriptions) publishSubscriptionEvents(ctx, sub, identity, false);
@@ -109,6 +111,7 @@ export async function handleSubscribe(
     throw error;
   }
   ctx.logger.debug({ subscriber: sub.id, topics, lastEventId, ip: clientIp(req) }, 'subscribe');
+  ctx.metrics.streamOpened(transport);
   if (sub.lastEventId !== '') ctx.metrics.replay();
   if (identity?.expiresAt !== undefined) {
     // The token stops being valid at `exp`: so does the subscription it opened.

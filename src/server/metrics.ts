@@ -15,6 +15,7 @@ export class Metrics {
   readonly #authFailures: Counter<'role' | 'status'>;
   readonly #overflows: Counter;
   readonly #requests: Counter<'route' | 'status'>;
+  readonly #streams: Gauge<'transport'>;
 
   /**
    * @param hub - the hub whose stats the gauges read
@@ -87,12 +88,30 @@ export class Metrics {
       labelNames: ['route', 'status'],
       registers,
     });
+    this.#streams = new Gauge({
+      name: 'herald_subscriber_streams',
+      help: 'Open subscriber streams by transport (h1 = HTTP/1.x, h2 = HTTP/2).',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.#streams.set({ transport: 'h1' }, 0);
+    this.#streams.set({ transport: 'h2' }, 0);
     hub.on('overflow', () => this.#overflows.inc());
   }
 
   /** An update was accepted. */
   published(): void {
     this.#published.inc();
+  }
+
+  /** A subscriber stream opened over `transport`. */
+  streamOpened(transport: 'h1' | 'h2'): void {
+    this.#streams.inc({ transport });
+  }
+
+  /** A subscriber stream over `transport` closed. */
+  streamClosed(transport: 'h1' | 'h2'): void {
+    this.#streams.dec({ transport });
   }
 
   /** A subscription asked for a replay. */

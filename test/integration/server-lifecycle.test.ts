@@ -98,6 +98,8 @@ describe('health and metrics', () => {
     const text = await metrics();
     assert.equal(sample(text, 'herald_connections'), 1);
     assert.equal(sample(text, 'herald_subscriptions'), 1);
+    assert.equal(sample(text, 'herald_subscriber_streams', '{transport="h1"}'), 1);
+    assert.equal(sample(text, 'herald_subscriber_streams', '{transport="h2"}'), 0);
     assert.equal(sample(text, 'herald_events_published_total'), 2);
     assert.ok((sample(text, 'herald_events_delivered_total') ?? 0) >= 1);
     assert.equal(sample(text, 'herald_auth_failures_total', '{role="publisher",status="401"}'), 2);
@@ -106,7 +108,9 @@ describe('health and metrics', () => {
 
     stream.req.destroy();
     await waitFor(() => server.hub.stats().subscribers === 0, 'the subscriber to leave');
-    assert.equal(sample(await metrics(), 'herald_connections'), 0);
+    const after = await metrics();
+    assert.equal(sample(after, 'herald_connections'), 0);
+    assert.equal(sample(after, 'herald_subscriber_streams', '{transport="h1"}'), 0);
   });
 });
 
