@@ -597,6 +597,18 @@ export function parseBytes(text: string): number | undefined {
   return Math.round(Number(match[1]) * unit);
 }
 
+/** How `duration` and `bytes` options read a value, and how an error describes it. */
+const UNIT_VALUES = {
+  duration: {
+    what: 'a duration in ms or with a unit (500ms, 30s, 10m, 1h, 7d)',
+    parse: (text: string) => parseDuration(text),
+  },
+  bytes: {
+    what: 'a size in bytes, or with a unit (64KiB, 16MiB, 1GB)',
+    parse: (text: string) => parseBytes(text),
+  },
+} as const;
+
 /**
  * Reads a listen address: `host:port`, `:port` (every interface) or `[ipv6]:port`.
  * @param text - the address as written
@@ -736,28 +748,16 @@ function parseValue(o: OptionSpec, raw: unknown): OptionValue {
         }
         return inRange(o, Number(text), what, text);
       }
-      case 'duration': {
-        const what = 'a duration in ms or with a unit (500ms, 30s, 10m, 1h, 7d)';
-        const ms =
-          typeof raw === 'number'
-            ? Number.isInteger(raw) && raw >= 0
-              ? raw
-              : undefined
-            : typeof raw === 'string'
-              ? parseDuration(raw)
-              : undefined;
-        if (ms === undefined) throw new Invalid(`expected ${what}, got ${shown}`);
-        return inRange(o, ms, `${what}`, shown);
-      }
+      case 'duration':
       case 'bytes': {
-        const what = 'a size in bytes, or with a unit (64KiB, 16MiB, 1GB)';
+        const { what, parse } = UNIT_VALUES[o.type];
         const n =
           typeof raw === 'number'
             ? Number.isInteger(raw) && raw >= 0
               ? raw
               : undefined
             : typeof raw === 'string'
-              ? parseBytes(raw)
+              ? parse(raw)
               : undefined;
         if (n === undefined) throw new Invalid(`expected ${what}, got ${shown}`);
         return inRange(o, n, what, shown);
