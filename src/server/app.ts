@@ -71,7 +71,7 @@ function route(
     if (method !== 'GET' && method !== 'HEAD') {
       return { name: 'subscriptions', handler: methodNotAllowed('GET, HEAD') };
     }
-    return { name: 'subscriptions', handler: subscriptionsApi };
+    return { name: 'subscriptions', handler: handleSubscriptionsApi };
   }
   if (method !== 'GET' && method !== 'HEAD') return undefined;
   switch (path) {
@@ -100,17 +100,6 @@ function methodNotAllowed(allow: string): Handler {
 const preflight: Handler = (ctx, req, res) => {
   res.writeHead(204, ctx.cors.preflight(req));
   res.end();
-};
-
-const subscriptionsApi: Handler = async (ctx, req, res) => {
-  const result = await ctx.auth.subscriber(req);
-  if (!result.ok) {
-    ctx.metrics.authFailure('subscriber', result.status);
-    const headers: Record<string, string> =
-      result.wwwAuthenticate === undefined ? {} : { 'www-authenticate': result.wwwAuthenticate };
-    throw new HttpError(result.status, result.reason, headers);
-  }
-  await handleSubscriptionsApi(ctx, req, res, result.identity);
 };
 
 const readyz: Handler = (ctx, _req, res) => {

@@ -1,8 +1,9 @@
 import { HeraldEngineError } from '../engines/index.js';
 import { HeraldHubError, matchesAny, type PublishInput, type Subscription } from '../hub/index.js';
 import { EVENT_STREAM_CONTENT_TYPE, type NodeRequest, type NodeResponse } from '../stream/index.js';
-import type { AuthResult, Identity } from './auth.js';
+import type { Identity } from './auth.js';
 import type { ServerContext } from './context.js';
+import { requireAuth } from './require-auth.js';
 import { clientIp, HttpError, readBody } from './respond.js';
 import { publishSubscriptionEvents } from './subscriptions.js';
 
@@ -13,19 +14,6 @@ export const HUB_PATH = '/.well-known/mercure';
 const CONTROL = /[\0-\x1f\x7f]/;
 /** setTimeout's largest delay. */
 const MAX_TIMER_MS = 2_147_483_647;
-
-/** Throws the HTTP error of a failed authentication, counting it in the metrics. */
-function requireAuth(
-  ctx: ServerContext,
-  role: 'publisher' | 'subscriber',
-  result: AuthResult,
-): Identity | undefined {
-  if (result.ok) return result.identity;
-  ctx.metrics.authFailure(role, result.status);
-  const headers: Record<string, string> =
-    result.wwwAuthenticate === undefined ? {} : { 'www-authenticate': result.wwwAuthenticate };
-  throw new HttpError(result.status, result.reason, headers);
-}
 
 /**
  * `GET|HEAD /.well-known/mercure?topic=…`: subscribes the request to one or more topic

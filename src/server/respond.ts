@@ -75,7 +75,7 @@ export function clientIp(req: NodeRequest): string {
 export function readBody(req: NodeRequest, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
-    return Promise.reject(tooLarge(limit));
+    return Promise.reject(tooLarge(limit, req));
   }
   // The client may be gone before the body is read (it left while the token was verified):
   // its 'aborted' / 'close' events have fired already and will not fire again.
@@ -88,7 +88,7 @@ export function readBody(req: NodeRequest, limit: number): Promise<Buffer> {
       if (size > limit) {
         cleanup();
         req.resume();
-        reject(tooLarge(limit));
+        reject(tooLarge(limit, req));
         return;
       }
       chunks.push(chunk);
@@ -119,9 +119,12 @@ function cutOff(): HttpError {
   return new HttpError(400, 'the request body was cut off before its end');
 }
 
-function tooLarge(limit: number): HttpError {
+function tooLarge(limit: number, req: NodeRequest): HttpError {
   return new HttpError(
     413,
     `request body too large: the limit is ${limit} bytes (--max-body-bytes); send less data per update`,
+    // The rest of the body is not read: on HTTP/1.x end the connection rather than keep
+    // draining it (HTTP/2 resets just the stream, and forbids the header).
+    req.httpVersionMajor === 1 ? { connection: 'close' } : {},
   );
 }

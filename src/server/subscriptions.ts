@@ -4,6 +4,7 @@ import { matchesAny } from '../hub/index.js';
 import type { NodeRequest, NodeResponse } from '../stream/index.js';
 import type { Identity } from './auth.js';
 import type { ServerContext } from './context.js';
+import { requireAuth } from './require-auth.js';
 import { HttpError } from './respond.js';
 
 /** Mercure's JSON-LD context for subscription resources. */
@@ -83,8 +84,17 @@ export async function handleSubscriptionsApi(
   ctx: ServerContext,
   req: NodeRequest,
   res: NodeResponse,
-  identity: Identity | undefined,
 ): Promise<void> {
+  const identity = requireAuth(ctx, 'subscriber', await ctx.auth.subscriber(req));
+  if (identity === undefined) {
+    // Mercure: the subscriptions API needs a JWT (anonymous subscribers may not list others).
+    ctx.metrics.authFailure('subscriber', 401);
+    throw new HttpError(
+      401,
+      `the subscriptions API needs a subscriber JWT whose mercure.subscribe selectors match ${BASE}/…`,
+      { 'www-authenticate': 'Bearer realm="herald"' },
+    );
+  }
   const path = new URL(req.url ?? '/', 'http://hub').pathname;
   const parts = path
     .slice(BASE.length)
