@@ -206,7 +206,13 @@ export class Hub extends EventEmitter<HubEventMap> {
 
     const replayLast = options.replayLast ?? 0;
     if (requested === '' && replayLast === 0) {
-      open(this.#lastId);
+      try {
+        open(this.#lastId);
+      } catch (error) {
+        // The response could not become a stream (headers already sent): unregister, rethrow.
+        sub.close();
+        throw error;
+      }
       sub.goLive();
       return sub;
     }

@@ -17,6 +17,7 @@ import {
 } from '../../src/index.js';
 import { Collector, waitFor, withTimeout } from '../helpers/async.js';
 import { type HubServer, received, startHubServer, topicsOf } from '../helpers/hub.js';
+import { startHttpServer } from '../helpers/server.js';
 import { openStream, type StreamReader } from '../helpers/sse.js';
 
 /** The hub requests go to and how each request's options are made, set by each test. */
@@ -608,6 +609,36 @@ describe('invalid subscribe and hub options', () => {
       assert.match(String(subscribeErrors.items.at(-1)), /queueBytes/);
       assert.equal(h.stats().subscribers, 0);
     } finally {
+      await h.close();
+    }
+  });
+
+  test('subscribing a response that already started throws and leaves nothing registered', async () => {
+    const h = createHub({ heartbeatMs: 0 });
+    const unsubscribed = new Collector<Subscription>();
+    h.on('unsubscribe', (sub) => unsubscribed.push(sub));
+    const thrown = new Collector<unknown>();
+    const started = await startHttpServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('already started');
+      try {
+        h.subscribe(req, res, { topics: ['/a'] });
+      } catch (error) {
+        thrown.push(error);
+      }
+      res.end();
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        httpGet(`${started.origin}/`, (res) => res.resume().on('end', resolve)).on('error', reject);
+      });
+      await thrown.count(1);
+      assert.equal((thrown.items[0] as Error).name, 'HeraldStreamError');
+      assert.match((thrown.items[0] as Error).message, /already/);
+      assert.equal(h.stats().subscribers, 0);
+      await unsubscribed.count(1);
+    } finally {
+      await started.close();
       await h.close();
     }
   });
