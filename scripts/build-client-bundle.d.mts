@@ -1,0 +1,22 @@
+/** Where the bundle is written: dist/client.browser.js. */
+export declare const BUNDLE_PATH: string;
+
+/** What a build produced. */
+export interface ClientBundle {
+  /** The bundle's source. */
+  code: string;
+  /** Its size minified, in bytes. */
+  minBytes: number;
+  /** Its size minified and gzipped (level 9), in bytes. */
+  gzipBytes: number;
+}
+
+/**
+ * Bundles src/client/index.ts (or `entry`) for browsers: ESM, minified; writes it to `outfile`
+ * (default dist/client.browser.js) when `write` is true.
+ */
+export declare function buildClientBundle(options?: {
+  write?: boolean;
+  entry?: string;
+  outfile?: string;
+}): Promise<ClientBundle>;

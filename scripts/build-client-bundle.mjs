@@ -1,0 +1,62 @@
+// Builds the browser bundle of herald/client: src/client/index.ts → dist/client.browser.js
+// (ESM, minified, platform browser), and reports its size minified and minified + gzip.
+//
+//   node scripts/build-client-bundle.mjs            writes dist/client.browser.js
+//   node scripts/build-client-bundle.mjs --check    builds in memory, only reports sizes
+//
+// The package's build runs it after tsc; tests import buildClientBundle() to serve the bundle
+// from memory.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Where the bundle is written. */
+export const BUNDLE_PATH = join(root, 'dist', 'client.browser.js');
+
+/**
+ * Bundles `entry` for browsers.
+ *
+ * @param {{ write?: boolean, entry?: string, outfile?: string }} [options]
+ * @returns {Promise<{ code: string, minBytes: number, gzipBytes: number }>}
+ */
+export async function buildClientBundle(options = {}) {
+  const {
+    write = false,
+    entry = join(root, 'src', 'client', 'index.ts'),
+    outfile = BUNDLE_PATH,
+  } = options;
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    legalComments: 'none',
+    write: false,
+    logLevel: 'silent',
+  });
+  const bytes = result.outputFiles[0].contents;
+  if (write) {
+    await mkdir(dirname(outfile), { recursive: true });
+    await writeFile(outfile, bytes);
+  }
+  return {
+    code: new TextDecoder().decode(bytes),
+    minBytes: bytes.byteLength,
+    gzipBytes: gzipSync(bytes, { level: 9 }).byteLength,
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const check = process.argv.includes('--check');
+  const { minBytes, gzipBytes } = await buildClientBundle({ write: !check });
+  const kb = (n) => `${(n / 1024).toFixed(2)} KB`;
+  console.log(
+    `${check ? '(not written) ' : ''}dist/client.browser.js: ${minBytes} B (${kb(minBytes)}) minified, ${gzipBytes} B (${kb(gzipBytes)}) minified + gzip`,
+  );
+}
