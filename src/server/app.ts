@@ -159,6 +159,11 @@ export async function startServer(
     heartbeatMs: config.heartbeatMs,
     queueBytes: config.queueBytes,
   });
+  // An engine failure during one subscriber's replay ends that subscription (its client
+  // reconnects); the server logs it instead of letting it surface as an uncaught exception.
+  hub.on('error', (error, sub) => {
+    logger.error({ err: error, subscriber: sub.id }, 'replay failed; subscription closed');
+  });
   const connections = new ConnectionLimiter(
     config.limits.maxConnections,
     config.limits.maxConnectionsPerIp,
@@ -249,6 +254,7 @@ export async function startServer(
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       shutdown.abort();
       await hub.close();
+      await engine.close();
       ctx.auth.close();
       if ('closeIdleConnections' in server) server.closeIdleConnections();
       for (const session of sessions) session.close();

@@ -279,6 +279,27 @@ describe('clients that misbehave', () => {
     assert.equal(health.status, 200);
   });
 
+  test('an engine failure during a replay ends that stream and is logged, not a crash', async () => {
+    const failing = await startHub(['--anonymous']);
+    try {
+      // The engine is gone: the history read behind a resuming subscriber rejects.
+      await failing.hub.engine.close();
+      const res = await fetch(`${failing.url}${HUB}?topic=/a`, {
+        headers: { 'last-event-id': 'some-id' },
+      });
+      assert.equal(res.status, 200);
+      // The stream ends (the client would reconnect with its id); the body completes.
+      await withTimeout(res.text(), 'the stream to end');
+      await waitFor(() => failing.hub.stats().subscribers === 0, 'the subscription to end');
+      const ready = await fetch(`${failing.url}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.match(await ready.text(), /not ready/);
+      assert.equal((await fetch(`${failing.url}/healthz`)).status, 200);
+    } finally {
+      await failing.close();
+    }
+  });
+
   test('topics that are not URLs are opaque strings, not a crash', async () => {
     for (const topic of [
       'http://[',
