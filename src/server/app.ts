@@ -153,7 +153,7 @@ export async function startServer(
   options: StartServerOptions = {},
 ): Promise<HeraldServer> {
   const logger = options.logger ?? pino({ level: 'silent' });
-  const engine = createEngine(config);
+  const engine = await createEngine(config);
   const hub = createHub({
     engine,
     heartbeatMs: config.heartbeatMs,

@@ -387,7 +387,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     valueName: '<url>',
     default: 'memory:',
     description:
-      'Where events are ordered and kept: memory: (this process); redis://host:port and nats://host:port (several hub nodes) are accepted here and arrive in a later release.',
+      'Where events are ordered and kept: memory: (this process) or redis://host:port (a Redis Stream shared by several hub nodes); nats://host:port is accepted here and arrives in a later release.',
     check: (v) => checkEngine(String(v)),
   },
   {

@@ -3,12 +3,13 @@ import { memoryEngine } from '../engines/index.js';
 import type { ServerConfig } from './config.js';
 
 /**
- * Builds the engine an `--engine` URL names. `memory:` is the in-process engine bounded by the
- * history options; `redis://` and `nats://` arrive with the scale-out engines.
+ * Builds the engine an `--engine` URL names: `memory:` is the in-process engine bounded by the
+ * history options; `redis://` / `rediss://` is the Redis Streams engine (loaded only when
+ * chosen, so the memory engine never loads ioredis). `nats://` arrives with the NATS engine.
  *
  * @throws Error naming the URL and the engines available
  */
-export function createEngine(config: ServerConfig): Engine {
+export async function createEngine(config: ServerConfig): Promise<Engine> {
   const scheme = config.engine.split(':', 1)[0]!.toLowerCase();
   if (scheme === 'memory') {
     return memoryEngine({
@@ -17,7 +18,16 @@ export function createEngine(config: ServerConfig): Engine {
       ttlMs: config.historyTtlMs,
     });
   }
+  if (scheme === 'redis' || scheme === 'rediss') {
+    const { redisEngine } = await import('../engines/redis.js');
+    // The stream's count and age bounds; Redis cannot trim by size (see engines/redis.ts).
+    return redisEngine({
+      url: config.engine,
+      maxEvents: config.historySize,
+      ttlMs: config.historyTtlMs,
+    });
+  }
   throw new Error(
-    `engine ${JSON.stringify(config.engine)} is not available in this version of Herald: use --engine memory: (Redis and NATS engines are coming)`,
+    `engine ${JSON.stringify(config.engine)} is not available in this version of Herald: use --engine memory: or --engine redis://host:port (the NATS engine is coming)`,
   );
 }

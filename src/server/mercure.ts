@@ -52,6 +52,21 @@ export async function handleSubscribe(
   }
 
   const identity = requireAuth(ctx, 'subscriber', await ctx.auth.subscriber(req));
+  if (ctx.shutdown.aborted) {
+    throw new HttpError(503, 'the hub is shutting down; reconnect in a moment', {
+      'retry-after': '1',
+    });
+  }
+  const health = ctx.hub.engine.health();
+  if (!health.ready) {
+    // A node whose engine is not ready cannot promise gap-free delivery: send the client to
+    // another node, or back here in a moment.
+    throw new HttpError(
+      503,
+      `the hub is not ready (${health.reason ?? 'engine unavailable'}); retry in a moment`,
+      { 'retry-after': '1' },
+    );
+  }
   if (identity?.expiresAt !== undefined && identity.expiresAt <= Date.now()) {
     // Accepted within the clock tolerance, but the stream would close at once and the client
     // reconnect in a loop: refuse it plainly instead.

@@ -282,8 +282,9 @@ describe('clients that misbehave', () => {
   test('an engine failure during a replay ends that stream and is logged, not a crash', async () => {
     const failing = await startHub(['--anonymous']);
     try {
-      // The engine is gone: the history read behind a resuming subscriber rejects.
-      await failing.hub.engine.close();
+      // The engine fails the history read behind a resuming subscriber (while still reporting
+      // itself ready, as a store that breaks mid-request does).
+      failing.hub.engine.history = () => Promise.reject(new Error('store failed mid-read'));
       const res = await fetch(`${failing.url}${HUB}?topic=/a`, {
         headers: { 'last-event-id': 'some-id' },
       });
@@ -291,9 +292,6 @@ describe('clients that misbehave', () => {
       // The stream ends (the client would reconnect with its id); the body completes.
       await withTimeout(res.text(), 'the stream to end');
       await waitFor(() => failing.hub.stats().subscribers === 0, 'the subscription to end');
-      const ready = await fetch(`${failing.url}/readyz`);
-      assert.equal(ready.status, 503);
-      assert.match(await ready.text(), /not ready/);
       assert.equal((await fetch(`${failing.url}/healthz`)).status, 200);
     } finally {
       await failing.close();

@@ -1,0 +1,713 @@
+/**
+ * The Redis Streams engine: every hub node appends to, replays from and listens to one Redis
+ * stream, so all nodes see the same events in the same order.
+ *
+ * **Positions and ids.** The stream entry id (`<ms>-<seq>`) is the position: Redis orders it
+ * across every node, and it survives restarts with persistence (and, being time-based, is never
+ * handed out twice even without it). A generated SSE id is the entry id itself. A custom id is
+ * stored in the entry and indexed in a hash next to the stream (`<key>:ids`, same hash slot) for
+ * `resolve` / `Last-Event-ID`; custom ids shaped like an entry id are refused.
+ *
+ * **Appends** run one Lua script: duplicate-id check (the older event must still be in the
+ * stream), `XADD … MAXLEN ~ maxEvents`, `XTRIM … MINID ~` for `ttlMs`, index update. Each entry
+ * records the stream's previous last id (`q`), so a reader can tell whether anything right after
+ * a given id was trimmed (`found`).
+ *
+ * **Live delivery** is one dedicated connection looping `XREAD BLOCK` from the last id it saw,
+ * for this node's own appends too (an event is delivered once, by the loop, never by `append`).
+ * After a connection loss it reconnects with backoff and reads on from that id, so events other
+ * nodes published meanwhile arrive late but in order, none twice.
+ *
+ * **Bounds.** `maxEvents` and `ttlMs` are enforced by Redis at append time, approximately by
+ * default (`~`, whole radix-tree nodes, so a little more may be kept; `exactTrim: true` for
+ * exact bounds). The age bound is applied when events are appended, not while the stream is
+ * idle. `maxBytes` is not enforced on the stream (Redis cannot trim by size); it only refuses a
+ * single event larger than it (`EVENT_TOO_LARGE`). Bound bytes with `maxEvents` and Redis's own
+ * `maxmemory`.
+ *
+ * **Faults.** The command connection has no offline queue: while Redis is unreachable, appends
+ * and reads reject at once with `UNAVAILABLE` and `health()` is not ready. An append whose reply
+ * was lost with the connection also rejects `UNAVAILABLE`, although Redis may have stored it.
+ *
+ * @packageDocumentation
+ */
+
+import { Redis, type RedisOptions } from 'ioredis';
+import {
+  EARLIEST,
+  type Engine,
+  type EngineEvent,
+  type EngineEventInput,
+  type EngineHealth,
+  type EngineListener,
+  type EngineStats,
+  eventSize,
+  HeraldEngineError,
+  type HistoryQuery,
+  type HistoryResult,
+  type LatestQuery,
+  type LatestResult,
+  validateEventInput,
+} from './engine.js';
+import { APPEND_SCRIPT, LOCATE_SCRIPT } from './redis-scripts.js';
+
+/** Default {@link RedisEngineOptions.key}. */
+export const DEFAULT_REDIS_KEY = '{herald}:events';
+/** Default {@link RedisEngineOptions.maxEvents}. */
+export const DEFAULT_REDIS_MAX_EVENTS = 10_000;
+/** Default {@link RedisEngineOptions.blockMs}. */
+export const DEFAULT_REDIS_BLOCK_MS = 5_000;
+
+/** Options of {@link redisEngine}. */
+export interface RedisEngineOptions {
+  /** `redis://` / `rediss://` URL of the server. Default `redis://127.0.0.1:6379`. */
+  url?: string;
+  /**
+   * A connected ioredis client to use for commands instead of `url` (e.g. one made for
+   * Sentinel). The engine duplicates it for its blocking reads and leaves it open on `close()`.
+   * Give it `enableOfflineQueue: false` so appends fail fast while Redis is down.
+   */
+  client?: Redis;
+  /**
+   * The stream key. Default `{herald}:events`. The custom-id index lives at `<key>:ids` when the
+   * key has a `{hash tag}`, else at `{<key>}:ids` — on Redis Cluster, on the stream's slot.
+   */
+  key?: string;
+  /** Most events kept in the stream (≥ 1; approximate unless `exactTrim`). Default 10 000. */
+  maxEvents?: number;
+  /**
+   * Refuses single events larger than this (see `eventSize`) with `EVENT_TOO_LARGE`. The stream
+   * itself is bounded by `maxEvents`, not bytes. Default: no limit.
+   */
+  maxBytes?: number;
+  /** Events older than this many milliseconds are trimmed on append. Default `0`: none. */
+  ttlMs?: number;
+  /** Trim exactly (`=`) instead of approximately (`~`, cheaper). Default `false`. */
+  exactTrim?: boolean;
+  /** How long one `XREAD BLOCK` waits, in milliseconds. Default 5 000. */
+  blockMs?: number;
+  /** Longest pause between reconnection attempts, in milliseconds. Default 2 000. */
+  maxBackoffMs?: number;
+  /** Events read per `XRANGE` / `XREVRANGE` page. Default 500. */
+  pageSize?: number;
+  /**
+   * Called when a listener throws; the other listeners still run. Default: rethrow in a
+   * microtask, where it surfaces as an uncaught exception.
+   */
+  onListenerError?: (error: unknown, event: EngineEvent) => void;
+  /**
+   * Called when the live reader finds that entries after the last one it delivered were trimmed
+   * before it could read them (it fell more than `maxEvents` behind, or was disconnected longer
+   * than `ttlMs`): those events are not delivered live. Default: a process warning.
+   */
+  onLiveGap?: (lastDelivered: string, next: string) => void;
+}
+
+/** The Redis {@link Engine}. */
+export interface RedisEngine extends Engine {
+  /** Resolves once the live reader knows where to start (appends wait for it too). */
+  readonly ready: Promise<void>;
+}
+
+/**
+ * Creates a Redis Streams engine. It connects at once; `append` waits for the first connection,
+ * then fails fast while Redis is unreachable.
+ *
+ * @param options - connection, stream key and bounds
+ * @throws {@link HeraldEngineError} `INVALID_OPTIONS`
+ */
+export function redisEngine(options: RedisEngineOptions = {}): RedisEngine {
+  return new RedisStreamEngine(options);
+}
+
+const ENTRY_ID = /^(0|[1-9][0-9]*)-(0|[1-9][0-9]*)$/;
+
+type Entry = [id: string, fields: string[]];
+
+function parseId(id: string): [bigint, bigint] {
+  const m = ENTRY_ID.exec(id);
+  if (m === null) throw new HeraldEngineError('INVALID_EVENT', `not a Redis stream id: ${id}`);
+  return [BigInt(m[1]!), BigInt(m[2]!)];
+}
+
+/** Orders two stream entry ids (`ms-seq`), numerically on both parts. */
+export function compareEntryIds(a: string, b: string): number {
+  const [am, as] = parseId(a);
+  const [bm, bs] = parseId(b);
+  if (am !== bm) return am < bm ? -1 : 1;
+  return as < bs ? -1 : as > bs ? 1 : 0;
+}
+
+/** The `q` field of an entry: the stream's last id before it was added. */
+function previousOf([, fields]: Entry): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'q') return fields[i + 1];
+  return undefined;
+}
+
+function option(name: string, value: number | undefined, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new HeraldEngineError(
+      'INVALID_OPTIONS',
+      `redisEngine: ${name} must be an integer ≥ ${min} (got ${String(value)})`,
+    );
+  }
+  return value;
+}
+
+function idsKeyOf(key: string): string {
+  return /\{[^}]+\}/.test(key) ? `${key}:ids` : `{${key}}:ids`;
+}
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+
+class RedisStreamEngine implements RedisEngine {
+  readonly name = 'redis';
+  readonly ready: Promise<void>;
+  readonly #key: string;
+  readonly #idsKey: string;
+  readonly #maxEvents: number;
+  readonly #maxBytes: number;
+  readonly #ttlMs: number;
+  readonly #trim: '~' | '=';
+  readonly #blockMs: number;
+  readonly #maxBackoffMs: number;
+  readonly #pageSize: number;
+  readonly #onListenerError: (error: unknown, event: EngineEvent) => void;
+  readonly #onLiveGap: (lastDelivered: string, next: string) => void;
+  readonly #cmd: Redis;
+  readonly #ownsCmd: boolean;
+  readonly #reader: Redis;
+  #closed = false;
+  #closedError = (): HeraldEngineError =>
+    new HeraldEngineError('CLOSED', 'the redis engine is closed; create a new one');
+  readonly #closing: Promise<never>;
+  #rejectClosing!: (error: unknown) => void;
+  #listeners: readonly EngineListener[] = [];
+  /** The id the live reader reads after. */
+  #lastSeen = '0-0';
+  #lastError = '';
+  #readerOk = false;
+  /** Whether the live reader knows where to start (so appends and reads may go ahead). */
+  #started = false;
+  /** Rejects when the first connection attempt fails: calls then fail fast, not wait. */
+  readonly #firstFailure: Promise<never>;
+  #appendSha: string | undefined;
+  #locateSha: string | undefined;
+  // Best-effort stats, from replies this node got.
+  #length = 0;
+  #oldest: string | null = null;
+  #newest: string | null = null;
+  #sizeTotal = 0;
+  #sizeCount = 0;
+  readonly #loopDone: Promise<void>;
+
+  constructor(options: RedisEngineOptions) {
+    this.#key = options.key ?? DEFAULT_REDIS_KEY;
+    if (typeof this.#key !== 'string' || this.#key === '') {
+      throw new HeraldEngineError('INVALID_OPTIONS', 'redisEngine: key must be a non-empty string');
+    }
+    this.#idsKey = idsKeyOf(this.#key);
+    this.#maxEvents = option('maxEvents', options.maxEvents, DEFAULT_REDIS_MAX_EVENTS, 1);
+    this.#maxBytes =
+      options.maxBytes === undefined || options.maxBytes === Number.POSITIVE_INFINITY
+        ? Number.POSITIVE_INFINITY
+        : option('maxBytes', options.maxBytes, 0, 1);
+    this.#ttlMs = option('ttlMs', options.ttlMs, 0);
+    this.#trim = options.exactTrim === true ? '=' : '~';
+    this.#blockMs = option('blockMs', options.blockMs, DEFAULT_REDIS_BLOCK_MS, 1);
+    this.#maxBackoffMs = option('maxBackoffMs', options.maxBackoffMs, 2_000, 1);
+    this.#pageSize = option('pageSize', options.pageSize, 500, 1);
+    this.#onListenerError =
+      options.onListenerError ??
+      ((error) =>
+        queueMicrotask(() => {
+          throw error;
+        }));
+    this.#onLiveGap =
+      options.onLiveGap ??
+      ((last, next) =>
+        process.emitWarning(
+          `herald redis engine: events after ${last} and before ${next} were trimmed before this node read them; raise maxEvents / ttlMs`,
+        ));
+    this.#closing = new Promise<never>((_, reject) => {
+      this.#rejectClosing = reject;
+    });
+    this.#closing.catch(() => {});
+
+    const retryStrategy = (times: number): number =>
+      Math.min(50 * 2 ** Math.min(times, 10), this.#maxBackoffMs);
+    const common: RedisOptions = {
+      retryStrategy,
+      enableOfflineQueue: false,
+      // Fail commands in flight as soon as the connection drops: the caller decides what next.
+      maxRetriesPerRequest: 0,
+      lazyConnect: false,
+    };
+    if (options.client !== undefined) {
+      this.#cmd = options.client;
+      this.#ownsCmd = false;
+    } else {
+      this.#cmd = new Redis(options.url ?? 'redis://127.0.0.1:6379', common);
+      this.#ownsCmd = true;
+    }
+    // The reader waits for its connection itself (it has nothing useful to do offline).
+    // The live reader retries by itself (see #loop), from the last id it saw.
+    this.#reader = this.#cmd.duplicate({ ...common, connectionName: 'herald-reader' });
+    const onError = (error: Error): void => {
+      this.#lastError = error.message;
+    };
+    this.#cmd.on('error', onError);
+    this.#reader.on('error', onError);
+    this.#reader.on('close', () => {
+      this.#readerOk = false;
+    });
+    this.#reader.on('ready', () => {
+      this.#readerOk = true;
+    });
+
+    this.#firstFailure = new Promise<never>((_, reject) => {
+      this.#cmd.once('error', reject);
+    });
+    this.#firstFailure.catch(() => {});
+    this.ready = this.#start();
+    this.ready.catch(() => {});
+    this.#loopDone = this.ready.then(
+      () => this.#loop(),
+      () => {},
+    );
+  }
+
+  // -- the live reader ------------------------------------------------------------------------
+
+  /** Finds where live delivery starts: after the stream's last generated id, now. */
+  async #start(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed) throw this.#closedError();
+      try {
+        await this.#cmd.call('PING');
+        const last = await this.#reader.call('EXISTS', this.#key);
+        if (last === 1) {
+          const info = (await this.#reader.call('XINFO', 'STREAM', this.#key)) as unknown[];
+          for (let i = 0; i < info.length; i += 2) {
+            if (info[i] === 'last-generated-id') this.#lastSeen = String(info[i + 1]);
+          }
+        }
+        this.#readerOk = true;
+        this.#started = true;
+        return;
+      } catch (error) {
+        this.#lastError = (error as Error).message;
+        await delay(Math.min(50 * 2 ** Math.min(attempt, 10), this.#maxBackoffMs));
+      }
+    }
+  }
+
+  async #loop(): Promise<void> {
+    let failures = 0;
+    while (!this.#closed) {
+      let reply: unknown;
+      try {
+        reply = await this.#reader.call(
+          'XREAD',
+          'COUNT',
+          String(this.#pageSize),
+          'BLOCK',
+          String(this.#blockMs),
+          'STREAMS',
+          this.#key,
+          this.#lastSeen,
+        );
+        failures = 0;
+        this.#readerOk = true;
+      } catch (error) {
+        if (this.#closed) return;
+        this.#readerOk = false;
+        this.#lastError = (error as Error).message;
+        await delay(Math.min(50 * 2 ** Math.min(failures++, 10), this.#maxBackoffMs));
+        continue;
+      }
+      if (reply === null || this.#closed) continue;
+      for (const [, entries] of reply as [string, Entry[]][]) {
+        for (const entry of entries) {
+          if (this.#closed) return;
+          const prev = previousOf(entry);
+          if (prev !== undefined && prev !== this.#lastSeen)
+            this.#onLiveGap(this.#lastSeen, entry[0]);
+          const event = this.#toEvent(entry);
+          this.#lastSeen = event.position;
+          if (this.#newest === null || compareEntryIds(this.#newest, event.position) < 0) {
+            this.#newest = event.position;
+          }
+          this.#deliver(event);
+        }
+      }
+    }
+  }
+
+  #deliver(event: EngineEvent): void {
+    const listeners = this.#listeners;
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i]!(event);
+      } catch (error) {
+        this.#onListenerError(error, event);
+      }
+    }
+  }
+
+  // -- Engine ---------------------------------------------------------------------------------
+
+  async append(input: EngineEventInput): Promise<EngineEvent> {
+    this.#assertOpen();
+    validateEventInput(input);
+    const customId = input.id;
+    if (customId !== undefined && ENTRY_ID.test(customId)) {
+      throw new HeraldEngineError(
+        'INVALID_EVENT',
+        `custom id ${JSON.stringify(customId)} is reserved: ids shaped like "<ms>-<seq>" are Redis stream ids generated by this engine; choose another id`,
+      );
+    }
+    const probeSize = eventSize(input, customId ?? '0000000000000-0');
+    if (probeSize > this.#maxBytes) {
+      throw new HeraldEngineError(
+        'EVENT_TOO_LARGE',
+        `the event takes ${probeSize} bytes but this engine accepts at most ${this.#maxBytes} (maxBytes); publish smaller events or raise maxBytes`,
+      );
+    }
+    await this.#whenStarted();
+    const fields = ['t', JSON.stringify(input.topics), 'd', input.data];
+    if (input.type !== undefined) fields.push('y', input.type);
+    if (customId !== undefined) fields.push('i', customId);
+    if (input.retry !== undefined) fields.push('r', String(input.retry));
+    if (input.private === true) fields.push('p', '1');
+    const reply = (await this.#guard(
+      this.#script(
+        'append',
+        APPEND_SCRIPT,
+        [this.#key, this.#idsKey],
+        [customId ?? '', String(this.#maxEvents), this.#trim, String(this.#ttlMs), ...fields],
+      ),
+    )) as [string, string, number?, string?];
+    if (reply[0] === 'dup') {
+      throw new HeraldEngineError(
+        'DUPLICATE_ID',
+        `an event with id ${JSON.stringify(customId)} is still in history; ids identify one event for replay, so use a new id (or omit it to get a generated one)`,
+      );
+    }
+    const position = reply[1];
+    this.#length = Number(reply[2] ?? 0);
+    this.#oldest = reply[3] === '' || reply[3] === undefined ? null : reply[3];
+    if (this.#newest === null || compareEntryIds(this.#newest, position) < 0) {
+      this.#newest = position;
+    }
+    const id = customId ?? position;
+    const size = eventSize(input, id);
+    this.#sizeTotal += size;
+    this.#sizeCount++;
+    return {
+      position,
+      id,
+      customId: customId !== undefined,
+      topics: input.topics.slice(),
+      data: input.data,
+      type: input.type,
+      retry: input.retry,
+      private: input.private === true,
+      time: Number(parseId(position)[0]),
+      size,
+    };
+  }
+
+  onEvent(listener: EngineListener): () => void {
+    this.#assertOpen();
+    this.#listeners = [...this.#listeners, listener];
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      const i = this.#listeners.indexOf(listener);
+      if (i !== -1) this.#listeners = this.#listeners.filter((_, j) => j !== i);
+    };
+  }
+
+  async history(query: HistoryQuery): Promise<HistoryResult> {
+    this.#assertOpen();
+    const { after, match, limit = Number.POSITIVE_INFINITY } = query;
+    await this.#whenStarted();
+    let found: boolean;
+    let start: string | null; // read strictly after this entry id; null = from the beginning
+    let oldest: string | null;
+    const locate = await this.#locate(
+      typeof after === 'string' ? after : after.position,
+      typeof after === 'string' ? 'id' : 'pos',
+    );
+    if (after === EARLIEST) {
+      found = true;
+      start = null;
+    } else {
+      const s = locate.start;
+      found =
+        s !== '' &&
+        (locate.exists ||
+          (locate.first !== '' && s === locate.firstPrev) ||
+          (locate.first === '' && s === locate.last && s !== '0-0'));
+      start = found ? s : null;
+    }
+    oldest = locate.first === '' ? null : locate.first;
+    if (start === null && locate.firstPrev !== '' && locate.firstPrev !== '0-0') {
+      start = locate.firstPrev; // the entry before the oldest: the cursor of an empty read
+    }
+    if (start === null && locate.first === '' && locate.last !== '0-0') start = locate.last;
+
+    const events: EngineEvent[] = [];
+    let cursor = start;
+    let more = false;
+    let from = start === null ? '-' : `(${start}`;
+    outer: for (;;) {
+      const page = (await this.#guard(
+        this.#cmd.call('XRANGE', this.#key, from, '+', 'COUNT', String(this.#pageSize)),
+      )) as Entry[];
+      for (let i = 0; i < page.length; i++) {
+        if (events.length >= limit) {
+          more = true;
+          break outer;
+        }
+        const e = this.#toEvent(page[i]!);
+        cursor = e.position;
+        if (match === undefined || match(e)) events.push(e);
+      }
+      if (page.length < this.#pageSize) break;
+      from = `(${cursor}`;
+    }
+    this.#assertOpen();
+    if (oldest === null && events.length > 0) oldest = events[0]!.position;
+    return {
+      events,
+      found,
+      oldest: oldest === null ? null : await this.#idOf(oldest, events),
+      cursor,
+      more,
+    };
+  }
+
+  async latest(query: LatestQuery): Promise<LatestResult> {
+    this.#assertOpen();
+    const { perTopic, match, limit = Number.POSITIVE_INFINITY } = query;
+    await this.#whenStarted();
+    const picked: EngineEvent[] = [];
+    const counts = new Map<string, number>();
+    let cursor: string | null = null;
+    let from = '+';
+    outer: for (;;) {
+      const page = (await this.#guard(
+        this.#cmd.call('XREVRANGE', this.#key, from, '-', 'COUNT', String(this.#pageSize)),
+      )) as Entry[];
+      for (const entry of page) {
+        if (picked.length >= limit) break outer;
+        const e = this.#toEvent(entry);
+        cursor ??= e.position;
+        let take = false;
+        for (const topic of e.topics) {
+          const n = counts.get(topic) ?? 0;
+          if (n < perTopic && match(topic, e)) {
+            counts.set(topic, n + 1);
+            take = true;
+          }
+        }
+        if (take) picked.push(e);
+        from = `(${e.position}`;
+      }
+      if (page.length < this.#pageSize) break;
+    }
+    this.#assertOpen();
+    return { events: picked.reverse(), cursor };
+  }
+
+  async resolve(id: string): Promise<string | undefined> {
+    this.#assertOpen();
+    await this.#whenStarted();
+    const locate = await this.#locate(id, 'id');
+    return locate.exists ? locate.start : undefined;
+  }
+
+  compare(a: string, b: string): number {
+    return compareEntryIds(a, b);
+  }
+
+  health(): EngineHealth {
+    if (this.#closed) return { ready: false, reason: 'engine closed' };
+    if (this.#cmd.status !== 'ready') {
+      return { ready: false, reason: `redis unreachable (${this.#lastError || this.#cmd.status})` };
+    }
+    // Until the live reader knows where it starts, a subscriber could miss an event appended
+    // meanwhile by another node: not ready.
+    if (!this.#started) return { ready: false, reason: 'redis live reader starting' };
+    if (!this.#readerOk || this.#reader.status !== 'ready') {
+      return {
+        ready: false,
+        reason: `redis live reader disconnected (${this.#lastError || this.#reader.status})`,
+      };
+    }
+    return { ready: true };
+  }
+
+  stats(): EngineStats {
+    const avg = this.#sizeCount > 0 ? this.#sizeTotal / this.#sizeCount : 0;
+    return {
+      events: this.#length,
+      bytes: Math.round(avg * this.#length),
+      oldest: this.#oldest,
+      newest: this.#newest,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners = [];
+    this.#rejectClosing(this.#closedError());
+    this.#reader.disconnect();
+    if (this.#ownsCmd) {
+      try {
+        await this.#cmd.quit();
+      } catch {
+        this.#cmd.disconnect();
+      }
+    }
+    await this.#loopDone;
+  }
+
+  // -- internals ------------------------------------------------------------------------------
+
+  /**
+   * Waits for the engine's start while the first connection attempt is under way; fails fast
+   * (`UNAVAILABLE`) once an attempt failed and Redis is still unreachable.
+   */
+  async #whenStarted(): Promise<void> {
+    if (this.#started) return;
+    if (this.#cmd.status === 'reconnecting' || this.#cmd.status === 'end') {
+      throw new HeraldEngineError(
+        'UNAVAILABLE',
+        `redis is unavailable (${this.#lastError || this.#cmd.status}); retry once it is reachable`,
+      );
+    }
+    await this.#guard(Promise.race([this.ready, this.#firstFailure]));
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw this.#closedError();
+  }
+
+  /** Awaits a Redis call; rejects `CLOSED` when the engine closes, `UNAVAILABLE` on failure. */
+  async #guard<T>(promise: Promise<T>): Promise<T> {
+    promise.catch(() => {});
+    let value: T;
+    try {
+      value = await Promise.race([promise, this.#closing]);
+    } catch (error) {
+      if (error instanceof HeraldEngineError) throw error;
+      if (this.#closed) throw this.#closedError();
+      throw new HeraldEngineError(
+        'UNAVAILABLE',
+        `redis is unavailable (${(error as Error).message}); retry once it is reachable`,
+      );
+    }
+    this.#assertOpen();
+    return value;
+  }
+
+  async #script(
+    which: 'append' | 'locate',
+    source: string,
+    keys: string[],
+    args: string[],
+  ): Promise<unknown> {
+    const sha = which === 'append' ? this.#appendSha : this.#locateSha;
+    if (sha !== undefined) {
+      try {
+        return await this.#cmd.call('EVALSHA', sha, String(keys.length), ...keys, ...args);
+      } catch (error) {
+        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+      }
+    }
+    const loaded = String(await this.#cmd.call('SCRIPT', 'LOAD', source));
+    if (which === 'append') this.#appendSha = loaded;
+    else this.#locateSha = loaded;
+    return this.#cmd.call('EVALSHA', loaded, String(keys.length), ...keys, ...args);
+  }
+
+  async #locate(
+    after: string,
+    kind: 'id' | 'pos',
+  ): Promise<{
+    start: string;
+    exists: boolean;
+    first: string;
+    firstPrev: string;
+    last: string;
+  }> {
+    const r = (await this.#guard(
+      this.#script('locate', LOCATE_SCRIPT, [this.#key, this.#idsKey], [after, kind]),
+    )) as [string, number, string, string, string, number];
+    this.#length = Number(r[5]);
+    this.#oldest = r[2] === '' ? null : r[2];
+    return { start: r[0], exists: r[1] === 1, first: r[2], firstPrev: r[3], last: r[4] };
+  }
+
+  /** The SSE id of the entry at `position` (from `events` when it is there). */
+  async #idOf(position: string, events: readonly EngineEvent[]): Promise<string> {
+    const known = events.find((e) => e.position === position);
+    if (known !== undefined) return known.id;
+    const page = (await this.#guard(
+      this.#cmd.call('XRANGE', this.#key, position, position),
+    )) as Entry[];
+    return page.length > 0 ? this.#toEvent(page[0]!).id : position;
+  }
+
+  #toEvent([position, fields]: Entry): EngineEvent {
+    let topics: string[] = [];
+    let data = '';
+    let type: string | undefined;
+    let id: string | undefined;
+    let retry: number | undefined;
+    let priv = false;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const v = fields[i + 1]!;
+      switch (fields[i]) {
+        case 't':
+          topics = JSON.parse(v) as string[];
+          break;
+        case 'd':
+          data = v;
+          break;
+        case 'y':
+          type = v;
+          break;
+        case 'i':
+          id = v;
+          break;
+        case 'r':
+          retry = Number(v);
+          break;
+        case 'p':
+          priv = v === '1';
+          break;
+      }
+    }
+    const sseId = id ?? position;
+    const input = { topics, data, type };
+    return {
+      position,
+      id: sseId,
+      customId: id !== undefined,
+      topics,
+      data,
+      type,
+      retry,
+      private: priv,
+      time: Number(parseId(position)[0]),
+      size: eventSize(input, sseId),
+    };
+  }
+}
