@@ -235,6 +235,59 @@ export interface Engine {
   close(): Promise<void>;
 }
 
+/**
+ * The live listeners of an engine, shared by every implementation: registration with an
+ * idempotent unregister, and in-order delivery where one throwing listener neither stops the
+ * others nor the engine. Copy-on-write, so a delivery in progress keeps iterating the listeners
+ * it started with.
+ */
+export class EngineListeners {
+  #listeners: readonly EngineListener[] = [];
+  readonly #onError: (error: unknown, event: EngineEvent) => void;
+
+  /**
+   * @param onError - what to do with a listener's error; default: rethrow it from a microtask,
+   *   where it surfaces as an uncaught exception, like an event listener's
+   */
+  constructor(onError?: (error: unknown, event: EngineEvent) => void) {
+    this.#onError =
+      onError ??
+      ((error) =>
+        queueMicrotask(() => {
+          throw error;
+        }));
+  }
+
+  /** Registers `listener`; returns the function that unregisters it (idempotent). */
+  add(listener: EngineListener): () => void {
+    this.#listeners = [...this.#listeners, listener];
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      const i = this.#listeners.indexOf(listener);
+      if (i !== -1) this.#listeners = this.#listeners.filter((_, j) => j !== i);
+    };
+  }
+
+  /** Hands `event` to every listener, in registration order. */
+  deliver(event: EngineEvent): void {
+    const listeners = this.#listeners;
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i]!(event);
+      } catch (error) {
+        this.#onError(error, event);
+      }
+    }
+  }
+
+  /** Drops every listener (on close). */
+  clear(): void {
+    this.#listeners = [];
+  }
+}
+
 /** Fixed per-event overhead counted by {@link eventSize} (object headers, position, id). */
 export const EVENT_OVERHEAD_BYTES = 64;
 

@@ -31,6 +31,7 @@ import {
   type EngineEventInput,
   type EngineHealth,
   type EngineListener,
+  EngineListeners,
   type EngineStats,
   eventSize,
   HeraldEngineError,
@@ -124,7 +125,6 @@ class InMemoryEngine implements MemoryEngine {
   readonly #maxBytes: number;
   readonly #ttlMs: number;
   readonly #now: () => number;
-  readonly #onListenerError: (error: unknown, event: EngineEvent) => void;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -140,7 +140,7 @@ class InMemoryEngine implements MemoryEngine {
   /** Custom id → position, for retained events only. */
   readonly #customIds = new Map<string, number>();
 
-  #listeners: readonly EngineListener[] = [];
+  readonly #listeners: EngineListeners;
   #dispatching = false;
   readonly #pending: EngineEvent[] = [];
 
@@ -162,12 +162,7 @@ class InMemoryEngine implements MemoryEngine {
     this.epoch = options.epoch ?? randomBytes(6).toString('hex');
     this.#idPrefix = `${this.epoch}-`;
     this.#now = options.now ?? Date.now;
-    this.#onListenerError =
-      options.onListenerError ??
-      ((error) =>
-        queueMicrotask(() => {
-          throw error;
-        }));
+    this.#listeners = new EngineListeners(options.onListenerError);
     if (sweep > 0 && Number.isFinite(sweep)) {
       this.#timer = setInterval(() => this.sweep(), sweep);
       this.#timer.unref();
@@ -227,15 +222,7 @@ class InMemoryEngine implements MemoryEngine {
 
   onEvent(listener: EngineListener): () => void {
     this.#assertOpen();
-    // Copy-on-write, so that a delivery in progress keeps iterating the array it started with.
-    this.#listeners = [...this.#listeners, listener];
-    let active = true;
-    return () => {
-      if (!active) return;
-      active = false;
-      const i = this.#listeners.indexOf(listener);
-      if (i !== -1) this.#listeners = this.#listeners.filter((_, j) => j !== i);
-    };
+    return this.#listeners.add(listener);
   }
 
   async history(query: HistoryQuery): Promise<HistoryResult> {
@@ -328,7 +315,7 @@ class InMemoryEngine implements MemoryEngine {
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#listeners = [];
+    this.#listeners.clear();
     this.#buf = [];
     this.#count = 0;
     this.#bytes = 0;
@@ -402,22 +389,11 @@ class InMemoryEngine implements MemoryEngine {
     }
     this.#dispatching = true;
     try {
-      this.#deliver(event);
-      for (let i = 0; i < this.#pending.length; i++) this.#deliver(this.#pending[i]!);
+      this.#listeners.deliver(event);
+      for (let i = 0; i < this.#pending.length; i++) this.#listeners.deliver(this.#pending[i]!);
     } finally {
       this.#pending.length = 0;
       this.#dispatching = false;
-    }
-  }
-
-  #deliver(event: EngineEvent): void {
-    const listeners = this.#listeners;
-    for (let i = 0; i < listeners.length; i++) {
-      try {
-        listeners[i]!(event);
-      } catch (error) {
-        this.#onListenerError(error, event);
-      }
     }
   }
 }

@@ -40,6 +40,7 @@ import {
   type EngineEventInput,
   type EngineHealth,
   type EngineListener,
+  EngineListeners,
   type EngineStats,
   eventSize,
   HeraldEngineError,
@@ -173,7 +174,6 @@ class RedisStreamEngine implements RedisEngine {
   readonly #blockMs: number;
   readonly #maxBackoffMs: number;
   readonly #pageSize: number;
-  readonly #onListenerError: (error: unknown, event: EngineEvent) => void;
   readonly #onLiveGap: (lastDelivered: string, next: string) => void;
   readonly #cmd: Redis;
   readonly #ownsCmd: boolean;
@@ -183,7 +183,7 @@ class RedisStreamEngine implements RedisEngine {
     new HeraldEngineError('CLOSED', 'the redis engine is closed; create a new one');
   readonly #closing: Promise<never>;
   #rejectClosing!: (error: unknown) => void;
-  #listeners: readonly EngineListener[] = [];
+  readonly #listeners: EngineListeners;
   /** The id the live reader reads after. */
   #lastSeen = '0-0';
   #lastError = '';
@@ -218,12 +218,7 @@ class RedisStreamEngine implements RedisEngine {
     this.#blockMs = option('blockMs', options.blockMs, DEFAULT_REDIS_BLOCK_MS, 1);
     this.#maxBackoffMs = option('maxBackoffMs', options.maxBackoffMs, 2_000, 1);
     this.#pageSize = option('pageSize', options.pageSize, 500, 1);
-    this.#onListenerError =
-      options.onListenerError ??
-      ((error) =>
-        queueMicrotask(() => {
-          throw error;
-        }));
+    this.#listeners = new EngineListeners(options.onListenerError);
     this.#onLiveGap =
       options.onLiveGap ??
       ((last, next) =>
@@ -339,19 +334,8 @@ class RedisStreamEngine implements RedisEngine {
           if (this.#newest === null || compareEntryIds(this.#newest, event.position) < 0) {
             this.#newest = event.position;
           }
-          this.#deliver(event);
+          this.#listeners.deliver(event);
         }
-      }
-    }
-  }
-
-  #deliver(event: EngineEvent): void {
-    const listeners = this.#listeners;
-    for (let i = 0; i < listeners.length; i++) {
-      try {
-        listeners[i]!(event);
-      } catch (error) {
-        this.#onListenerError(error, event);
       }
     }
   }
@@ -421,14 +405,7 @@ class RedisStreamEngine implements RedisEngine {
 
   onEvent(listener: EngineListener): () => void {
     this.#assertOpen();
-    this.#listeners = [...this.#listeners, listener];
-    let active = true;
-    return () => {
-      if (!active) return;
-      active = false;
-      const i = this.#listeners.indexOf(listener);
-      if (i !== -1) this.#listeners = this.#listeners.filter((_, j) => j !== i);
-    };
+    return this.#listeners.add(listener);
   }
 
   async history(query: HistoryQuery): Promise<HistoryResult> {
@@ -565,7 +542,7 @@ class RedisStreamEngine implements RedisEngine {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#listeners = [];
+    this.#listeners.clear();
     this.#rejectClosing(this.#closedError());
     this.#reader.disconnect();
     if (this.#ownsCmd) {
