@@ -7,6 +7,7 @@ export {
   type EngineEventInput,
   type EngineHealth,
   type EngineListener,
+  EngineListeners,
   type EngineStats,
   HeraldEngineError,
   type HeraldEngineErrorCode,
