@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { Hub } from '../hub/index.js';
+import type { Hub, HubStats } from '../hub/index.js';
 import type { ConnectionLimiter } from './limits.js';
 
 /**
@@ -16,12 +16,16 @@ export class Metrics {
   readonly #overflows: Counter;
   readonly #requests: Counter<'route' | 'status'>;
   readonly #streams: Gauge<'transport'>;
+  readonly #hub: Hub;
+  /** One hub snapshot per scrape: every gauge reads it instead of walking the hub again. */
+  #snapshot: HubStats | undefined;
 
   /**
    * @param hub - the hub whose stats the gauges read
    * @param connections - the subscriber connection counter
    */
   constructor(hub: Hub, connections: ConnectionLimiter) {
+    this.#hub = hub;
     const registers = [this.registry];
     new Gauge({
       name: 'herald_connections',
@@ -31,36 +35,42 @@ export class Metrics {
         this.set(connections.open);
       },
     });
-    const stat = (name: string, help: string, read: () => number, counter = false): void => {
+    const stats = (): HubStats => this.#snapshot ?? hub.stats();
+    const stat = (
+      name: string,
+      help: string,
+      read: (s: HubStats) => number,
+      counter = false,
+    ): void => {
       new Gauge({
         name: counter ? `${name}_total` : name,
         help,
         registers,
         collect() {
-          this.set(read());
+          this.set(read(stats()));
         },
       });
     };
-    stat('herald_subscriptions', 'Open hub subscriptions.', () => hub.stats().subscribers);
-    stat('herald_topics', 'Distinct exact topics with subscribers.', () => hub.stats().topics);
+    stat('herald_subscriptions', 'Open hub subscriptions.', (s) => s.subscribers);
+    stat('herald_topics', 'Distinct exact topics with subscribers.', (s) => s.topics);
     stat(
       'herald_events_delivered',
       'Events handed to subscribers, counted once per subscriber.',
-      () => hub.stats().eventsDelivered,
+      (s) => s.eventsDelivered,
       true,
     );
     stat(
       'herald_bytes_written',
       'Bytes of live events written to subscriber streams.',
-      () => hub.stats().bytesWritten,
+      (s) => s.bytesWritten,
       true,
     );
     stat(
       'herald_bytes_queued',
       'Bytes accepted for subscribers, not yet handed to the OS.',
-      () => hub.stats().bytesQueued,
+      (s) => s.bytesQueued,
     );
-    stat('herald_history_events', 'Events retained in history.', () => hub.stats().history.events);
+    stat('herald_history_events', 'Events retained in history.', (s) => s.history.events);
     this.#published = new Counter({
       name: 'herald_events_published_total',
       help: 'Updates accepted from publishers over HTTP.',
@@ -131,6 +141,12 @@ export class Metrics {
 
   /** The exposition text and its content type. */
   async render(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    // hub.stats() walks every subscription: take it once for the whole scrape.
+    this.#snapshot = this.#hub.stats();
+    try {
+      return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    } finally {
+      this.#snapshot = undefined;
+    }
   }
 }
