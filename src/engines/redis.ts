@@ -32,7 +32,8 @@
  * @packageDocumentation
  */
 
-import { Redis, type RedisOptions } from 'ioredis';
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
 import {
   EARLIEST,
   type Engine,
@@ -50,6 +51,7 @@ import {
   type LatestResult,
   validateEventInput,
 } from './engine.js';
+import { connectRedis, type RedisClient } from './redis-connect.js';
 import { APPEND_SCRIPT, LOCATE_SCRIPT } from './redis-scripts.js';
 
 /** Default {@link RedisEngineOptions.key}. */
@@ -61,14 +63,18 @@ export const DEFAULT_REDIS_BLOCK_MS = 5_000;
 
 /** Options of {@link redisEngine}. */
 export interface RedisEngineOptions {
-  /** `redis://` / `rediss://` URL of the server. Default `redis://127.0.0.1:6379`. */
+  /**
+   * Where Redis is. Default `redis://127.0.0.1:6379`. One server: `redis://` / `rediss://`;
+   * Sentinel: `redis+sentinel://host:port,host:port/<master name>`; Cluster:
+   * `redis+cluster://host:port,host:port` (see `redis-connect.ts`).
+   */
   url?: string;
   /**
-   * A connected ioredis client to use for commands instead of `url` (e.g. one made for
-   * Sentinel). The engine duplicates it for its blocking reads and leaves it open on `close()`.
-   * Give it `enableOfflineQueue: false` so appends fail fast while Redis is down.
+   * A connected ioredis client (`Redis` or `Cluster`) to use for commands instead of `url`. The
+   * engine duplicates it for its blocking reads and leaves it open on `close()`. Give it
+   * `enableOfflineQueue: false` so appends fail fast while Redis is down.
    */
-  client?: Redis;
+  client?: RedisClient;
   /**
    * The stream key. Default `{herald}:events`. The custom-id index lives at `<key>:ids` when the
    * key has a `{hash tag}`, else at `{<key>}:ids` — on Redis Cluster, on the stream's slot.
@@ -160,6 +166,10 @@ function idsKeyOf(key: string): string {
   return /\{[^}]+\}/.test(key) ? `${key}:ids` : `{${key}}:ids`;
 }
 
+const SCRIPT_SHA = new Map(
+  [APPEND_SCRIPT, LOCATE_SCRIPT].map((s) => [s, createHash('sha1').update(s).digest('hex')]),
+);
+
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 class RedisStreamEngine implements RedisEngine {
@@ -175,9 +185,9 @@ class RedisStreamEngine implements RedisEngine {
   readonly #maxBackoffMs: number;
   readonly #pageSize: number;
   readonly #onLiveGap: (lastDelivered: string, next: string) => void;
-  readonly #cmd: Redis;
+  readonly #cmd: RedisClient;
   readonly #ownsCmd: boolean;
-  readonly #reader: Redis;
+  readonly #reader: RedisClient;
   #closed = false;
   #closedError = (): HeraldEngineError =>
     new HeraldEngineError('CLOSED', 'the redis engine is closed; create a new one');
@@ -192,8 +202,6 @@ class RedisStreamEngine implements RedisEngine {
   #started = false;
   /** Rejects when the first connection attempt fails: calls then fail fast, not wait. */
   readonly #firstFailure: Promise<never>;
-  #appendSha: string | undefined;
-  #locateSha: string | undefined;
   // Best-effort stats, from replies this node got.
   #length = 0;
   #oldest: string | null = null;
@@ -232,23 +240,19 @@ class RedisStreamEngine implements RedisEngine {
 
     const retryStrategy = (times: number): number =>
       Math.min(50 * 2 ** Math.min(times, 10), this.#maxBackoffMs);
-    const common: RedisOptions = {
-      retryStrategy,
-      enableOfflineQueue: false,
-      // Fail commands in flight as soon as the connection drops: the caller decides what next.
-      maxRetriesPerRequest: 0,
-      lazyConnect: false,
-    };
     if (options.client !== undefined) {
       this.#cmd = options.client;
       this.#ownsCmd = false;
     } else {
-      this.#cmd = new Redis(options.url ?? 'redis://127.0.0.1:6379', common);
+      this.#cmd = connectRedis(options.url ?? 'redis://127.0.0.1:6379', { retryStrategy });
       this.#ownsCmd = true;
     }
-    // The reader waits for its connection itself (it has nothing useful to do offline).
-    // The live reader retries by itself (see #loop), from the last id it saw.
-    this.#reader = this.#cmd.duplicate({ ...common, connectionName: 'herald-reader' });
+    // The live reader blocks in XREAD, so it needs a connection of its own (same settings); it
+    // retries by itself (see #loop), from the last id it saw.
+    this.#reader =
+      this.#cmd instanceof Redis
+        ? this.#cmd.duplicate({ connectionName: 'herald-reader' })
+        : this.#cmd.duplicate();
     const onError = (error: Error): void => {
       this.#lastError = error.message;
     };
@@ -367,7 +371,6 @@ class RedisStreamEngine implements RedisEngine {
     if (input.private === true) fields.push('p', '1');
     const reply = (await this.#guard(
       this.#script(
-        'append',
         APPEND_SCRIPT,
         [this.#key, this.#idsKey],
         [customId ?? '', String(this.#maxEvents), this.#trim, String(this.#ttlMs), ...fields],
@@ -594,24 +597,19 @@ class RedisStreamEngine implements RedisEngine {
     return value;
   }
 
-  async #script(
-    which: 'append' | 'locate',
-    source: string,
-    keys: string[],
-    args: string[],
-  ): Promise<unknown> {
-    const sha = which === 'append' ? this.#appendSha : this.#locateSha;
-    if (sha !== undefined) {
-      try {
-        return await this.#cmd.call('EVALSHA', sha, String(keys.length), ...keys, ...args);
-      } catch (error) {
-        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-      }
+  /**
+   * Runs a Lua script by its SHA-1, sending the source (`EVAL`) only when the server does not
+   * know it yet. `EVAL` goes to the node that owns the keys, so this works on a cluster too,
+   * where a `SCRIPT LOAD` would land on an arbitrary node.
+   */
+  async #script(source: string, keys: string[], args: string[]): Promise<unknown> {
+    const sha = SCRIPT_SHA.get(source)!;
+    try {
+      return await this.#cmd.call('EVALSHA', sha, String(keys.length), ...keys, ...args);
+    } catch (error) {
+      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
     }
-    const loaded = String(await this.#cmd.call('SCRIPT', 'LOAD', source));
-    if (which === 'append') this.#appendSha = loaded;
-    else this.#locateSha = loaded;
-    return this.#cmd.call('EVALSHA', loaded, String(keys.length), ...keys, ...args);
+    return this.#cmd.call('EVAL', source, String(keys.length), ...keys, ...args);
   }
 
   async #locate(
@@ -625,7 +623,7 @@ class RedisStreamEngine implements RedisEngine {
     last: string;
   }> {
     const r = (await this.#guard(
-      this.#script('locate', LOCATE_SCRIPT, [this.#key, this.#idsKey], [after, kind]),
+      this.#script(LOCATE_SCRIPT, [this.#key, this.#idsKey], [after, kind]),
     )) as [string, number, string, string, string, number];
     this.#length = Number(r[5]);
     this.#oldest = r[2] === '' ? null : r[2];

@@ -100,7 +100,14 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const JWT_ALGORITHMS: readonly string[] = [...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS];
 
 /** Engine URL schemes the configuration accepts (the server decides which it can start). */
-export const ENGINE_SCHEMES = ['memory:', 'redis:', 'rediss:', 'nats:'] as const;
+export const ENGINE_SCHEMES = [
+  'memory:',
+  'redis:',
+  'rediss:',
+  'redis+sentinel:',
+  'redis+cluster:',
+  'nats:',
+] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -387,7 +394,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     valueName: '<url>',
     default: 'memory:',
     description:
-      'Where events are ordered and kept: memory: (this process) or redis://host:port (a Redis Stream shared by several hub nodes); nats://host:port is accepted here and arrives in a later release.',
+      'Where events are ordered and kept: memory: (this process); redis://host:port, redis+sentinel://host:port,…/<master> or redis+cluster://host:port,… (a Redis Stream shared by several hub nodes); nats://host:port is accepted here and arrives in a later release.',
     check: (v) => checkEngine(String(v)),
   },
   {
@@ -677,7 +684,10 @@ function checkOrigins(origins: string[]): string[] {
 function checkEngine(text: string): string {
   // `memory` alone is allowed too: YAML reads an unquoted `engine: memory:` as a mapping.
   if (text === 'memory') return 'memory:';
-  const hint = 'expected memory:, redis://host[:port], rediss://host[:port] or nats://host[:port]';
+  const hint =
+    'expected memory:, redis://host[:port], rediss://host[:port], redis+sentinel://host:port[,host:port…]/<master>, redis+cluster://host:port[,host:port…] or nats://host[:port]';
+  // Several hosts (sentinels, cluster nodes) are not a WHATWG URL; the engine checks them.
+  if (/^redis\+(sentinel|cluster):\/\/[^/,]+(,[^/,]+)*(\/.*)?$/i.test(text)) return text;
   let url: URL;
   try {
     url = new URL(text);

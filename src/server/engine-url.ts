@@ -18,7 +18,7 @@ export async function createEngine(config: ServerConfig): Promise<Engine> {
       ttlMs: config.historyTtlMs,
     });
   }
-  if (scheme === 'redis' || scheme === 'rediss') {
+  if (['redis', 'rediss', 'redis+sentinel', 'redis+cluster'].includes(scheme)) {
     const { redisEngine } = await import('../engines/redis.js');
     // The stream's count and age bounds; Redis cannot trim by size (see engines/redis.ts).
     return redisEngine({

@@ -503,6 +503,13 @@ describe('origins, engine and URLs', () => {
     assert.equal(load(['--engine', 'redis://cache:6379/0']).config.engine, 'redis://cache:6379/0');
     assert.equal(load(['--engine', 'rediss://cache']).config.engine, 'rediss://cache');
     assert.equal(load(['--engine', 'nats://n1:4222']).config.engine, 'nats://n1:4222');
+    for (const url of [
+      'redis+sentinel://s1:26379,s2:26379/main',
+      'redis+cluster://a:7000,b:7001',
+    ]) {
+      assert.equal(load(['--engine', url]).config.engine, url);
+    }
+    rejects({ argv: ['--engine', 'redis+cluster://'] }, '--engine', /expected memory:/);
     rejects({ argv: ['--engine', 'kafka://k:9092'] }, '--engine', /unknown engine "kafka:"/);
     rejects({ argv: ['--engine', 'mem'] }, '--engine', /expected memory:/);
     assert.equal(load(['--engine', 'memory']).config.engine, 'memory:');
