@@ -76,11 +76,13 @@ class ReadableStreamTransport implements Transport {
   }
 
   // Servers that implement the Fetch API abort `request.signal` when the client disconnects.
+  // The body then ends normally: nobody reads it any more, and an error would only be logged
+  // as a failure by servers that report body errors (e.g. @hono/node-server).
   #onAbort = (): void => {
     this.#sink?.gone('client');
     if (!this.#done) {
       this.#done = true;
-      this.#controller?.error(new Error('herald: the client disconnected'));
+      this.#controller?.close();
     }
   };
 }
