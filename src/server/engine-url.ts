@@ -5,7 +5,8 @@ import type { ServerConfig } from './config.js';
 /**
  * Builds the engine an `--engine` URL names: `memory:` is the in-process engine bounded by the
  * history options; `redis://` / `rediss://` is the Redis Streams engine (loaded only when
- * chosen, so the memory engine never loads ioredis). `nats://` arrives with the NATS engine.
+ * chosen, so the memory engine never loads ioredis); `nats://host:port[?stream=name]` is the
+ * NATS JetStream engine (loaded only when chosen too).
  *
  * @throws Error naming the URL and the engines available
  */
@@ -27,7 +28,22 @@ export async function createEngine(config: ServerConfig): Promise<Engine> {
       ttlMs: config.historyTtlMs,
     });
   }
+  if (scheme === 'nats') {
+    const { natsEngine } = await import('../engines/nats.js');
+    // `?stream=<name>` picks the JetStream stream (default `herald`); the rest is the server.
+    const url = new URL(config.engine);
+    const stream = url.searchParams.get('stream') ?? undefined;
+    url.search = '';
+    // Count, bytes and age are all stream limits, enforced by the server (see engines/nats.ts).
+    return natsEngine({
+      url: url.href,
+      stream,
+      maxEvents: config.historySize,
+      maxBytes: config.historyBytes,
+      ttlMs: config.historyTtlMs,
+    });
+  }
   throw new Error(
-    `engine ${JSON.stringify(config.engine)} is not available in this version of Herald: use --engine memory: or --engine redis://host:port (the NATS engine is coming)`,
+    `engine ${JSON.stringify(config.engine)} is not available in this version of Herald: use --engine memory:, --engine redis://host:port or --engine nats://host:port`,
   );
 }

@@ -1,0 +1,175 @@
+/**
+ * Bounded reads of a JetStream stream, for history and "latest": an ephemeral, memory-stored,
+ * unacknowledged consumer that starts at a sequence, pulled with `no_wait` until a known last
+ * sequence. `no_wait` makes the server answer "no more messages" (status 404 / 408) instead of
+ * holding the pull open, so a read never waits for events that do not exist yet.
+ *
+ * A consumer (rather than one direct get per sequence) is served by the stream leader, so what
+ * it reads is never older than what the live reader delivered, and it streams a page in one
+ * round trip.
+ *
+ * @packageDocumentation
+ */
+
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import {
+  createInbox,
+  type Msg,
+  type NatsConnection,
+  nanos,
+  nuid,
+  type Subscription,
+} from '@nats-io/transport-node';
+import { parseAckSubject } from './nats-codec.js';
+
+/** A request for the messages of sequences `from`…`to` of a stream. */
+export interface RangeRead {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  stream: string;
+  /** First sequence to read (inclusive). */
+  from: number;
+  /** Last sequence to read (inclusive); messages after it are not examined. */
+  to: number;
+  /** Messages per pull. */
+  batch: number;
+  /** Messages of the first pull, when fewer are likely needed (default `batch`). */
+  firstBatch?: number | undefined;
+  /** How long one pull may stay unanswered, in ms. */
+  timeoutMs: number;
+  /** The connection's inbox prefix, when it is not `_INBOX`. */
+  inboxPrefix?: string | undefined;
+  /** Aborted when the read must stop (engine closed, connection lost); its reason is thrown. */
+  signal: AbortSignal;
+  /**
+   * Receives each message in sequence order; return `false` to stop reading.
+   * Messages are handed over synchronously, as they arrive.
+   */
+  onMessage(seq: number, payload: Uint8Array): boolean;
+}
+
+/** Raised when a pull gets neither messages nor an answer in time. */
+export class RangeReadTimeout extends Error {
+  constructor(what: string, ms: number) {
+    super(`no answer from JetStream within ${ms} ms (${what})`);
+    this.name = 'RangeReadTimeout';
+  }
+}
+
+/**
+ * Reads sequences `from`…`to` through an ephemeral consumer, deleted afterwards.
+ *
+ * @throws what the JetStream API or the connection throws, {@link RangeReadTimeout}, or the
+ *   reason `signal` was aborted with
+ */
+export async function readRange(read: RangeRead): Promise<void> {
+  const { from, to, signal } = read;
+  if (to < from) return;
+  signal.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  const interrupt = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  interrupt.catch(() => {});
+  try {
+    await readWith(read, interrupt);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
+  }
+}
+
+async function readWith(read: RangeRead, interrupt: Promise<never>): Promise<void> {
+  const { nc, js, jsm, stream, from, to, batch, timeoutMs, onMessage } = read;
+  const name = `herald_read_${nuid.next()}`;
+  await Promise.race([
+    jsm.consumers.add(stream, {
+      name,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: from,
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      num_replicas: 1,
+      // Removed by the server if this process dies before it deletes the consumer itself.
+      inactive_threshold: nanos(60_000),
+    }),
+    interrupt,
+  ]);
+  const inbox = createInbox(read.inboxPrefix);
+  const next = `${js.apiPrefix}.CONSUMER.MSG.NEXT.${stream}.${name}`;
+  let sub: Subscription | undefined;
+  try {
+    let last = from - 1;
+    let stopped = false;
+    // One pull at a time: each ends with `want` messages or with a status message.
+    let settle: ((error?: Error) => void) | undefined;
+    let want = 0;
+    let got = 0;
+    sub = nc.subscribe(inbox, {
+      callback: (error: Error | null, msg: Msg) => {
+        if (settle === undefined) return;
+        if (error !== null) return settle(error);
+        const info = parseAckSubject(msg.reply);
+        if (info === undefined) {
+          // A status message (no reply subject): the end of this pull, or an error.
+          const code = msg.headers?.code ?? 0;
+          // 404 No Messages / 408 Request Timeout: nothing more is stored right now.
+          if (code === 404 || code === 408) {
+            stopped = true;
+            return settle();
+          }
+          return settle(
+            new Error(`JetStream pull failed: ${code} ${msg.headers?.description ?? ''}`.trim()),
+          );
+        }
+        got++;
+        if (!stopped) {
+          if (info.seq > to) stopped = true;
+          else {
+            last = info.seq;
+            if (!onMessage(info.seq, msg.data)) stopped = true;
+            else if (info.seq >= to || info.pending === 0) stopped = true;
+          }
+        }
+        if (got >= want || stopped) settle();
+      },
+    });
+    let size = Math.max(1, Math.min(batch, read.firstBatch ?? batch));
+    while (!stopped && last < to) {
+      want = Math.min(size, to - last);
+      size = batch;
+      got = 0;
+      const done = new Promise<void>((resolve, reject) => {
+        settle = (error) => {
+          settle = undefined;
+          if (error === undefined) resolve();
+          else reject(error);
+        };
+      });
+      nc.publish(next, JSON.stringify({ batch: want, no_wait: true }), { reply: inbox });
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new RangeReadTimeout('history read', timeoutMs)),
+          timeoutMs,
+        );
+      });
+      try {
+        await Promise.race([done, timeout, interrupt]);
+      } finally {
+        clearTimeout(timer);
+        settle = undefined;
+      }
+    }
+  } finally {
+    sub?.unsubscribe();
+    // Best effort: the inactivity threshold removes it otherwise.
+    jsm.consumers.delete(stream, name).catch(() => {});
+  }
+}

@@ -1,0 +1,1085 @@
+/**
+ * The NATS JetStream engine: every hub node appends to, replays from and listens to one
+ * JetStream stream, so all nodes see the same events in the same order.
+ *
+ * **Positions and ids.** The stream sequence is the position: JetStream orders it across every
+ * node and keeps it across server restarts (file storage). A generated SSE id is
+ * `<epoch>-<sequence>`, where `<epoch>` comes from the stream's creation time, so a stream that
+ * is created again (deleted, or memory-stored across a server restart) never hands out an id
+ * that names a different event. Custom ids starting with `<epoch>-` are refused.
+ *
+ * **Subjects** (see `nats-codec.ts`). Events with a generated id go to `<prefix>.event`; an event
+ * with a custom id goes to `<prefix>.id.<sha256 of the id>` with `Nats-Expected-Last-Subject-
+ * Sequence: 0`, so the server itself refuses it while an event with that id is retained
+ * (`DUPLICATE_ID`), atomically across nodes, and `resolve` is one "last message on that subject"
+ * lookup. Each event is stored once, whatever its number of topics; topics are matched by the hub.
+ *
+ * **Live delivery** is one ordered consumer per node, from the sequence after the last one it
+ * delivered, for this node's own appends too (an event is delivered once, by the reader, never by
+ * `append`). When the connection drops, the reader stops; after reconnecting (with backoff) it
+ * starts a new ordered consumer after the last delivered sequence, so events other nodes
+ * published meanwhile arrive late but in order, none twice (sequences at or below the last
+ * delivered one are dropped).
+ *
+ * **History and latest** read sequence ranges through a short-lived consumer pulled with
+ * `no_wait` (`nats-range.ts`); the stream's first and last sequences come from stream info.
+ *
+ * **Bounds** are the stream's own limits, enforced by the server: `max_msgs` (`maxEvents`),
+ * `max_bytes` (`maxBytes`, as NATS counts a stored message: subject, headers and payload) and
+ * `max_age` (`ttlMs`, ≥ 100 ms, expired by the server on a timer, also while idle);
+ * `discard: old`. An event that alone exceeds `max_bytes` is refused (JetStream would store it
+ * and evict everything). At start, an existing stream's limits are set to the engine's options
+ * when they differ: the node started last decides.
+ *
+ * **Faults.** While the connection is down, `append` and reads reject at once with
+ * `UNAVAILABLE` and `health()` is not ready; requests in flight when it drops reject
+ * `UNAVAILABLE` too (an append among them may still have been stored). Nothing is queued.
+ *
+ * @packageDocumentation
+ */
+
+import {
+  type Consumer,
+  type ConsumerMessages,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+  type StreamInfo,
+} from '@nats-io/jetstream';
+import {
+  connect,
+  type NatsConnection,
+  type NodeConnectionOptions,
+  nanos,
+  nuid,
+} from '@nats-io/transport-node';
+import {
+  compareDecimal,
+  EARLIEST,
+  type Engine,
+  type EngineEvent,
+  type EngineEventInput,
+  type EngineHealth,
+  type EngineListener,
+  EngineListeners,
+  type EngineStats,
+  eventSize,
+  HeraldEngineError,
+  type HistoryQuery,
+  type HistoryResult,
+  type LatestQuery,
+  type LatestResult,
+  validateEventInput,
+} from './engine.js';
+import {
+  decodePayload,
+  encodePayload,
+  epochOf,
+  eventSubject,
+  idSubject,
+  parseSequence,
+} from './nats-codec.js';
+import { readRange } from './nats-range.js';
+
+/** Default {@link NatsEngineOptions.stream}. */
+export const DEFAULT_NATS_STREAM = 'herald';
+/** Default {@link NatsEngineOptions.maxEvents}. */
+export const DEFAULT_NATS_MAX_EVENTS = 10_000;
+
+/** Options of {@link natsEngine}. */
+export interface NatsEngineOptions {
+  /**
+   * `nats://[user:password@]host[:port]` of the server, or several `host:port` separated by
+   * commas (one cluster). A user without password is sent as a token. Default
+   * `nats://127.0.0.1:4222`.
+   */
+  url?: string;
+  /**
+   * More connection options for `@nats-io/transport-node`'s `connect` (TLS, credentials, name,
+   * inbox prefix…). The engine sets `servers` and the reconnection policy itself.
+   */
+  connectionOptions?: Omit<
+    NodeConnectionOptions,
+    'servers' | 'reconnect' | 'maxReconnectAttempts' | 'waitOnFirstConnect' | 'port'
+  >;
+  /**
+   * A connection to use instead of `url`. The engine leaves it open on `close()`. Give it
+   * `maxReconnectAttempts: -1` so that it keeps reconnecting.
+   */
+  connection?: NatsConnection;
+  /** The stream's name (no `.`, `*`, `>`, spaces). Default `herald`. */
+  stream?: string;
+  /**
+   * The subject prefix of the stream's subjects (`<prefix>.>`), one or more tokens without
+   * wildcards. Default: the stream name.
+   */
+  subjectPrefix?: string;
+  /** Most events kept (the stream's `max_msgs`, ≥ 1). Default 10 000. */
+  maxEvents?: number;
+  /**
+   * Most bytes kept (the stream's `max_bytes`, as NATS counts stored messages). A single event
+   * whose `eventSize` is larger is refused with `EVENT_TOO_LARGE`. Default: no byte bound.
+   */
+  maxBytes?: number;
+  /** Events older than this many milliseconds are removed (`max_age`). Default `0`: none. */
+  ttlMs?: number;
+  /** Where a newly created stream keeps messages. Default `file` (survives restarts). */
+  storage?: 'file' | 'memory';
+  /** Replicas of a newly created stream (clustered JetStream). Default 1. */
+  replicas?: number;
+  /** Messages per pull when reading history. Default 500. */
+  pageSize?: number;
+  /** How long one JetStream request may take, in milliseconds. Default 5 000. */
+  requestTimeoutMs?: number;
+  /** Longest pause between reconnection attempts, in milliseconds. Default 2 000. */
+  maxBackoffMs?: number;
+  /**
+   * Client ping period in milliseconds: a silent network cut is noticed after about two of
+   * them. Default 10 000.
+   */
+  pingIntervalMs?: number;
+  /**
+   * Called when a listener throws; the other listeners still run. Default: rethrow in a
+   * microtask, where it surfaces as an uncaught exception.
+   */
+  onListenerError?: (error: unknown, event: EngineEvent) => void;
+  /**
+   * Called when the live reader finds that events after the last one it delivered were removed
+   * before it could read them (it was disconnected longer than `ttlMs`, or more than
+   * `maxEvents` behind; or the stream was created again): those events are not delivered live.
+   * Default: a process warning.
+   */
+  onLiveGap?: (lastDelivered: string, next: string) => void;
+}
+
+/** The NATS JetStream {@link Engine}. */
+export interface NatsEngine extends Engine {
+  /** Resolves once the stream exists and the live reader runs (appends wait for it too). */
+  readonly ready: Promise<void>;
+}
+
+/**
+ * Creates a NATS JetStream engine. It connects at once and creates the stream when missing;
+ * `append` waits for the first connection, then fails fast while NATS is unreachable.
+ *
+ * @param options - connection, stream and bounds
+ * @throws {@link HeraldEngineError} `INVALID_OPTIONS`
+ */
+export function natsEngine(options: NatsEngineOptions = {}): NatsEngine {
+  return new JetStreamEngine(options);
+}
+
+const STREAM_NAME = /^[^.*>\s/\\]+$/;
+const SUBJECT_PREFIX = /^[^.*>\s]+(\.[^.*>\s]+)*$/;
+
+function option(name: string, value: number | undefined, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new HeraldEngineError(
+      'INVALID_OPTIONS',
+      `natsEngine: ${name} must be an integer ≥ ${min} (got ${String(value)})`,
+    );
+  }
+  return value;
+}
+
+/** Splits a `nats://` URL into servers and credentials. */
+function parseUrl(url: string): { servers: string[]; user?: string; pass?: string } {
+  const bad = (): never => {
+    throw new HeraldEngineError(
+      'INVALID_OPTIONS',
+      `natsEngine: url must look like nats://[user:password@]host[:port][,host:port…] (got ${JSON.stringify(url)})`,
+    );
+  };
+  const m = /^nats:\/\/(?:([^@/]*)@)?([^/?#]+)\/?$/i.exec(url);
+  if (m === null) return bad();
+  const servers = m[2]!.split(',').map((s) => s.trim());
+  if (servers.some((s) => s === '')) bad();
+  const out: { servers: string[]; user?: string; pass?: string } = { servers };
+  if (m[1] !== undefined && m[1] !== '') {
+    const i = m[1].indexOf(':');
+    out.user = decodeURIComponent(i === -1 ? m[1] : m[1].slice(0, i));
+    if (i !== -1) out.pass = decodeURIComponent(m[1].slice(i + 1));
+  }
+  return out;
+}
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+
+interface Deferred {
+  promise: Promise<never>;
+  reject(error: unknown): void;
+}
+
+function rejectable(): Deferred {
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<never>((_, r) => {
+    reject = r;
+  });
+  promise.catch(() => {});
+  return { promise, reject };
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The stream state history needs, from one stream info. */
+interface Bounds {
+  /** First retained sequence (last + 1 when empty). */
+  first: number;
+  /** Last sequence handed out (0 when none). */
+  last: number;
+}
+
+class JetStreamEngine implements NatsEngine {
+  readonly name = 'nats';
+  readonly ready: Promise<void>;
+  readonly #stream: string;
+  readonly #prefix: string;
+  readonly #maxEvents: number;
+  readonly #maxBytes: number;
+  readonly #ttlMs: number;
+  readonly #storage: 'file' | 'memory';
+  readonly #replicas: number;
+  readonly #pageSize: number;
+  readonly #timeoutMs: number;
+  readonly #maxBackoffMs: number;
+  readonly #pingIntervalMs: number;
+  readonly #url: string;
+  readonly #connectionOptions: NatsEngineOptions['connectionOptions'];
+  readonly #onLiveGap: (lastDelivered: string, next: string) => void;
+  readonly #listeners: EngineListeners;
+
+  #nc: NatsConnection | undefined;
+  readonly #ownsNc: boolean;
+  #js!: JetStreamClient;
+  #jsm!: JetStreamManager;
+  #closed = false;
+  readonly #closing = rejectable();
+  /**
+   * Whom to tell when the connection drops or the engine closes: requests in flight (which then
+   * reject), reads (aborted), pauses (cut short). A set rather than `Promise.race` against a
+   * long-lived promise, which would keep one reaction per call until that promise settles.
+   */
+  readonly #inflight = new Set<(error: HeraldEngineError) => void>();
+  #connected = false;
+  #lastError = '';
+  /** Whether the stream exists and the live reader knows where to start. */
+  #started = false;
+  #readerOk = false;
+  /** Rejects when the first connection attempt fails: calls then fail fast, not wait. */
+  readonly #firstFailure = rejectable();
+  /** Whether the live reader ran once (so `ready` resolved). */
+  #live = false;
+  #resolveLive!: () => void;
+  #reconnectAttempts = 0;
+  #wake: (() => void) | undefined;
+  #session: ConsumerMessages | undefined;
+  /** Live consumers of ended sessions, deleted when the next session starts. */
+  readonly #stale: Consumer[] = [];
+  #statusIterator: { stop?: () => void } | undefined;
+  #watched: NatsConnection | undefined;
+  /** The stream sequence the live reader delivered last. */
+  #lastSeen = 0;
+  #created = '';
+  #idPrefix = '';
+  // Best-effort stats, from stream infos and deliveries.
+  #events = 0;
+  #bytes = 0;
+  #oldest: string | null = null;
+  #newest: string | null = null;
+  #statsAt = 0;
+  #loopDone: Promise<void> = Promise.resolve();
+
+  constructor(options: NatsEngineOptions) {
+    this.#stream = options.stream ?? DEFAULT_NATS_STREAM;
+    if (typeof this.#stream !== 'string' || !STREAM_NAME.test(this.#stream)) {
+      throw new HeraldEngineError(
+        'INVALID_OPTIONS',
+        `natsEngine: stream must be a name without ".", "*", ">", "/", "\\" or spaces (got ${JSON.stringify(this.#stream)})`,
+      );
+    }
+    this.#prefix = options.subjectPrefix ?? this.#stream;
+    if (typeof this.#prefix !== 'string' || !SUBJECT_PREFIX.test(this.#prefix)) {
+      throw new HeraldEngineError(
+        'INVALID_OPTIONS',
+        `natsEngine: subjectPrefix must be dot-separated tokens without "*", ">" or spaces (got ${JSON.stringify(this.#prefix)})`,
+      );
+    }
+    this.#maxEvents = option('maxEvents', options.maxEvents, DEFAULT_NATS_MAX_EVENTS, 1);
+    this.#maxBytes =
+      options.maxBytes === undefined || options.maxBytes === Number.POSITIVE_INFINITY
+        ? Number.POSITIVE_INFINITY
+        : option('maxBytes', options.maxBytes, 0, 1);
+    this.#ttlMs = option('ttlMs', options.ttlMs, 0);
+    if (this.#ttlMs > 0 && this.#ttlMs < 100) {
+      throw new HeraldEngineError(
+        'INVALID_OPTIONS',
+        `natsEngine: ttlMs must be 0 (no age bound) or at least 100, the shortest max_age JetStream accepts (got ${this.#ttlMs})`,
+      );
+    }
+    if (
+      options.storage !== undefined &&
+      options.storage !== 'file' &&
+      options.storage !== 'memory'
+    ) {
+      throw new HeraldEngineError(
+        'INVALID_OPTIONS',
+        `natsEngine: storage must be "file" or "memory" (got ${JSON.stringify(options.storage)})`,
+      );
+    }
+    this.#storage = options.storage ?? 'file';
+    this.#replicas = option('replicas', options.replicas, 1, 1);
+    this.#pageSize = option('pageSize', options.pageSize, 500, 1);
+    this.#timeoutMs = option('requestTimeoutMs', options.requestTimeoutMs, 5_000, 1);
+    this.#maxBackoffMs = option('maxBackoffMs', options.maxBackoffMs, 2_000, 1);
+    this.#pingIntervalMs = option('pingIntervalMs', options.pingIntervalMs, 10_000, 1);
+    this.#url = options.url ?? 'nats://127.0.0.1:4222';
+    if (options.connection === undefined) parseUrl(this.#url); // fail now on a bad URL
+    this.#connectionOptions = options.connectionOptions;
+    this.#listeners = new EngineListeners(options.onListenerError);
+    this.#onLiveGap =
+      options.onLiveGap ??
+      ((last, next) =>
+        process.emitWarning(
+          `herald nats engine: events after sequence ${last} and before ${next} were removed before this node read them; raise maxEvents / ttlMs`,
+        ));
+    this.#nc = options.connection;
+    this.#ownsNc = options.connection === undefined;
+    const started = this.#start();
+    const live = new Promise<void>((resolve) => {
+      this.#resolveLive = resolve;
+    });
+    this.ready = started.then(() => Promise.race([live, this.#closing.promise]));
+    this.ready.catch(() => {});
+    this.#loopDone = started.then(
+      () => this.#loop(),
+      () => {},
+    );
+  }
+
+  // -- connection and stream ------------------------------------------------------------------
+
+  #backoff(attempt: number): number {
+    return Math.min(50 * 2 ** Math.min(attempt, 10), this.#maxBackoffMs);
+  }
+
+  /** Waits `ms`, or less when the engine closes. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#inflight.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      if (this.#closed) done();
+      else this.#inflight.add(done);
+    });
+  }
+
+  /** Rejects every request in flight with `error`, aborts reads, cuts pauses short. */
+  #interrupt(error: HeraldEngineError): void {
+    const all = [...this.#inflight];
+    this.#inflight.clear();
+    for (const f of all) f(error);
+  }
+
+  async #connect(): Promise<NatsConnection> {
+    const { servers, user, pass } = parseUrl(this.#url);
+    const options: NodeConnectionOptions = {
+      name: 'herald',
+      timeout: this.#timeoutMs,
+      pingInterval: this.#pingIntervalMs,
+      maxPingOut: 2,
+      ...this.#connectionOptions,
+      servers,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      waitOnFirstConnect: false,
+      // Exponential backoff, reset by every successful reconnection (see #watch).
+      reconnectDelayHandler: () => this.#backoff(this.#reconnectAttempts++),
+    };
+    if (user !== undefined && pass !== undefined) Object.assign(options, { user, pass });
+    else if (user !== undefined) options.token = user;
+    return connect(options);
+  }
+
+  /** Connects, makes sure the stream exists, and finds where live delivery starts: now. */
+  async #start(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed) throw this.#closedError();
+      let nc: NatsConnection | undefined;
+      try {
+        nc = this.#nc ?? (await this.#connect());
+        this.#nc = nc;
+        this.#assertOpen();
+        this.#jsm = await jetstreamManager(nc, { timeout: this.#timeoutMs });
+        this.#js = jetstream(nc, { timeout: this.#timeoutMs });
+        this.#connected = !nc.isClosed();
+        this.#watch(nc);
+        const info = await this.#ensureStream(true);
+        this.#assertOpen();
+        this.#adopt(info);
+        this.#lastSeen = info.state.last_seq;
+        this.#started = true;
+        return;
+      } catch (error) {
+        if (!this.#closed) {
+          this.#lastError = message(error);
+          if (/jetstream is not enabled/i.test(this.#lastError)) {
+            this.#lastError += ': start nats-server with JetStream (-js)';
+          }
+          this.#firstFailure.reject(
+            error instanceof HeraldEngineError
+              ? error
+              : new Error(this.#lastError, { cause: error }),
+          );
+        }
+        // close() does not wait for a start under way: the start cleans up after itself.
+        if (this.#ownsNc && nc !== undefined) {
+          this.#statusIterator?.stop?.();
+          this.#watched = undefined;
+          this.#nc = undefined;
+          this.#connected = false;
+          await nc.close().catch(() => {});
+        }
+        if (this.#closed) throw this.#closedError();
+        await this.#sleep(this.#backoff(attempt));
+      }
+    }
+  }
+
+  /** Follows the connection's status: readiness, fail-fast, restarting the live reader. */
+  #watch(nc: NatsConnection): void {
+    if (this.#watched === nc) return;
+    this.#watched = nc;
+    const statuses = nc.status();
+    this.#statusIterator = statuses as { stop?: () => void };
+    void (async () => {
+      try {
+        for await (const s of statuses) {
+          if (this.#closed) return;
+          switch (s.type) {
+            case 'disconnect':
+              this.#lostConnection('disconnected from nats');
+              break;
+            case 'reconnect':
+              this.#reconnectAttempts = 0;
+              this.#connected = true;
+              this.#wake?.();
+              break;
+            case 'staleConnection':
+              this.#lostConnection('nats stopped answering pings');
+              break;
+            case 'error':
+              this.#lastError = message(s.error);
+              break;
+            case 'close':
+              this.#lostConnection('the nats connection was closed');
+              return;
+          }
+        }
+      } catch {
+        // the iterator ends with the connection
+      }
+    })();
+  }
+
+  #lostConnection(reason: string): void {
+    this.#lastError = reason;
+    const wasConnected = this.#connected;
+    this.#connected = false;
+    this.#readerOk = false;
+    if (wasConnected) this.#interrupt(this.#unavailable(reason));
+    this.#session?.stop();
+  }
+
+  #streamConfig(): Partial<StreamConfig> & { name: string } {
+    return {
+      name: this.#stream,
+      subjects: [`${this.#prefix}.>`],
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      storage: this.#storage === 'memory' ? StorageType.Memory : StorageType.File,
+      num_replicas: this.#replicas,
+      ...this.#limits(),
+    };
+  }
+
+  #limits(): Pick<StreamConfig, 'max_msgs' | 'max_bytes' | 'max_age'> {
+    return {
+      max_msgs: this.#maxEvents,
+      max_bytes: Number.isFinite(this.#maxBytes) ? this.#maxBytes : -1,
+      max_age: nanos(this.#ttlMs),
+    };
+  }
+
+  /**
+   * Creates the stream when missing. At start (`align`), an existing stream's limits are
+   * brought in line with the options: the node started last decides.
+   */
+  async #ensureStream(align: boolean): Promise<StreamInfo> {
+    let info: StreamInfo;
+    try {
+      info = await this.#jsm.streams.info(this.#stream);
+    } catch (error) {
+      if (
+        !(error instanceof JetStreamApiError) ||
+        error.code !== JetStreamApiCodes.StreamNotFound
+      ) {
+        throw error;
+      }
+      try {
+        return await this.#jsm.streams.add(this.#streamConfig());
+      } catch (addError) {
+        // Another node may have created it at the same moment (with other limits).
+        info = await this.#jsm.streams.info(this.#stream).catch(() => {
+          throw addError;
+        });
+      }
+    }
+    const subject = `${this.#prefix}.>`;
+    const subjects = info.config.subjects ?? [];
+    if (subjects.length !== 1 || subjects[0] !== subject) {
+      throw new HeraldEngineError(
+        'INVALID_OPTIONS',
+        `the nats stream "${this.#stream}" exists with subjects ${JSON.stringify(subjects)}, but Herald needs a stream of its own with subjects ["${subject}"]: choose another stream name or subject prefix`,
+      );
+    }
+    const limits = this.#limits();
+    if (
+      align &&
+      (info.config.max_msgs !== limits.max_msgs ||
+        info.config.max_bytes !== limits.max_bytes ||
+        info.config.max_age !== limits.max_age)
+    ) {
+      info = await this.#jsm.streams.update(this.#stream, limits);
+    }
+    return info;
+  }
+
+  /** Takes the epoch of `info`'s stream; tells whether it is another stream than before. */
+  #adopt(info: StreamInfo): boolean {
+    const changed = this.#created !== '' && this.#created !== info.created;
+    this.#created = info.created;
+    this.#idPrefix = `${epochOf(info.created)}-`;
+    this.#noteState(info);
+    return changed;
+  }
+
+  #noteState(info: StreamInfo): void {
+    const s = info.state;
+    this.#events = s.messages;
+    this.#bytes = s.bytes;
+    this.#oldest = s.messages > 0 ? String(s.first_seq) : null;
+    if (s.last_seq > 0 && (this.#newest === null || Number(this.#newest) < s.last_seq)) {
+      this.#newest = String(s.last_seq);
+    }
+    this.#statsAt = Date.now();
+  }
+
+  // -- the live reader ------------------------------------------------------------------------
+
+  async #loop(): Promise<void> {
+    let failures = 0;
+    while (!this.#closed) {
+      if (!this.#connected) {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          if (this.#connected || this.#closed) resolve();
+        });
+        this.#wake = undefined;
+        continue;
+      }
+      let session: ConsumerMessages | undefined;
+      let live: Consumer | undefined;
+      for (const old of this.#stale.splice(0)) old.delete().catch(() => {});
+      try {
+        // Also re-creates a stream lost meanwhile (memory storage and a server restart).
+        const info = await this.#guard(this.#ensureStream(false));
+        if (this.#adopt(info) || info.state.last_seq < this.#lastSeen) {
+          // Another stream under the same name: deliver what it holds, from its start.
+          const { first_seq, last_seq, messages } = info.state;
+          const next = messages === 0 ? last_seq + 1 : first_seq;
+          this.#onLiveGap(String(this.#lastSeen), String(next));
+          this.#lastSeen = Math.max(0, next - 1);
+        }
+        const consumer = await this.#guard(
+          this.#js.consumers.get(this.#stream, {
+            name_prefix: `herald_live_${nuid.next()}`,
+            deliver_policy: DeliverPolicy.StartSequence,
+            opt_start_seq: this.#lastSeen + 1,
+            inactive_threshold: 60_000,
+          }),
+        );
+        session = await consumer.consume({
+          max_messages: this.#pageSize,
+          callback: (m) => this.#onLive(m),
+        });
+        live = consumer;
+        if (this.#closed || !this.#connected) {
+          session.stop();
+        } else {
+          this.#session = session;
+          this.#readerOk = true;
+          this.#live = true;
+          this.#resolveLive();
+          failures = 0;
+          this.#watchSession(session);
+        }
+        const ended = await session.closed();
+        if (ended instanceof Error) this.#lastError = message(ended);
+      } catch (error) {
+        if (this.#closed) return;
+        this.#lastError = message(error);
+        if (!this.#live) this.#firstFailure.reject(error);
+      } finally {
+        this.#readerOk = false;
+        if (this.#session === session) this.#session = undefined;
+        // Deleted by the next session or close(); else the inactivity threshold removes it.
+        if (live !== undefined) this.#stale.push(live);
+      }
+      if (this.#closed) return;
+      await this.#sleep(this.#backoff(failures++));
+    }
+  }
+
+  /** Ends the session when the consumer reports a problem the next session would not have. */
+  #watchSession(session: ConsumerMessages): void {
+    void (async () => {
+      for await (const n of session.status()) {
+        if (
+          n.type === 'heartbeats_missed' ||
+          n.type === 'stream_not_found' ||
+          n.type === 'consumer_deleted' ||
+          n.type === 'no_responders'
+        ) {
+          this.#lastError = `nats live reader: ${n.type}`;
+          this.#readerOk = false;
+          session.stop();
+          return;
+        }
+      }
+    })().catch(() => {});
+  }
+
+  #onLive(m: JsMsg): void {
+    if (this.#closed) return;
+    const seq = m.seq;
+    // Ordered consumers deliver in stream order; a restarted one may repeat what came before.
+    if (seq <= this.#lastSeen) return;
+    if (seq > this.#lastSeen + 1) this.#onLiveGap(String(this.#lastSeen), String(seq));
+    this.#lastSeen = seq;
+    if (this.#newest === null || Number(this.#newest) < seq) this.#newest = String(seq);
+    const event = this.#toEvent(seq, m.data);
+    if (event !== undefined) this.#listeners.deliver(event);
+  }
+
+  // -- Engine ---------------------------------------------------------------------------------
+
+  async append(input: EngineEventInput): Promise<EngineEvent> {
+    this.#assertOpen();
+    validateEventInput(input);
+    const customId = input.id;
+    const probeSize = eventSize(input, customId ?? 'xxxxxxxx-0000000000');
+    if (probeSize > this.#maxBytes) {
+      throw new HeraldEngineError(
+        'EVENT_TOO_LARGE',
+        `the event takes ${probeSize} bytes but this engine accepts at most ${this.#maxBytes} (maxBytes); publish smaller events or raise maxBytes`,
+      );
+    }
+    await this.#whenStarted();
+    if (customId?.startsWith(this.#idPrefix)) {
+      throw new HeraldEngineError(
+        'INVALID_EVENT',
+        `custom id ${JSON.stringify(customId)} is reserved: ids starting with "${this.#idPrefix}" are generated by this engine; choose another id`,
+      );
+    }
+    const time = Date.now();
+    const payload = encodePayload(input, time);
+    const subject =
+      customId === undefined ? eventSubject(this.#prefix) : idSubject(this.#prefix, customId);
+    const maxPayload = this.#nc?.info?.max_payload;
+    if (maxPayload !== undefined && payload.byteLength + 256 > maxPayload) {
+      throw new HeraldEngineError(
+        'EVENT_TOO_LARGE',
+        `the event takes ${payload.byteLength} bytes but the nats server accepts messages of at most ${maxPayload} bytes (max_payload); publish smaller events or raise max_payload`,
+      );
+    }
+    // JetStream stores a message larger than max_bytes, then evicts everything, itself included:
+    // refuse it. Stored size: subject, headers (~60 bytes for the expected-sequence header),
+    // payload and up to 30 bytes of record overhead.
+    const stored = subject.length + (customId === undefined ? 0 : 64) + payload.byteLength + 32;
+    if (stored > this.#maxBytes) {
+      throw new HeraldEngineError(
+        'EVENT_TOO_LARGE',
+        `the event takes ${stored} bytes in the nats stream but it keeps at most ${this.#maxBytes} (maxBytes); publish smaller events or raise maxBytes`,
+      );
+    }
+    let seq: number;
+    try {
+      const ack = await this.#guard(
+        this.#js.publish(subject, payload, {
+          timeout: this.#timeoutMs,
+          // The server refuses the event while one with this id is retained: atomic across nodes.
+          ...(customId === undefined ? {} : { expect: { lastSubjectSequence: 0 } }),
+        }),
+      );
+      seq = ack.seq;
+    } catch (error) {
+      if (error instanceof HeraldEngineError && error.code === 'UNAVAILABLE') {
+        const cause = (error as { cause?: unknown }).cause;
+        if (
+          cause instanceof JetStreamApiError &&
+          cause.code === JetStreamApiCodes.StreamWrongLastSequence
+        ) {
+          throw new HeraldEngineError(
+            'DUPLICATE_ID',
+            `an event with id ${JSON.stringify(customId)} is still in history; ids identify one event for replay, so use a new id (or omit it to get a generated one)`,
+          );
+        }
+      }
+      throw error;
+    }
+    if (this.#newest === null || Number(this.#newest) < seq) this.#newest = String(seq);
+    const id = customId ?? this.#idPrefix + seq;
+    return {
+      position: String(seq),
+      id,
+      customId: customId !== undefined,
+      topics: input.topics.slice(),
+      data: input.data,
+      type: input.type,
+      retry: input.retry,
+      private: input.private === true,
+      time,
+      size: eventSize(input, id),
+    };
+  }
+
+  onEvent(listener: EngineListener): () => void {
+    this.#assertOpen();
+    return this.#listeners.add(listener);
+  }
+
+  async history(query: HistoryQuery): Promise<HistoryResult> {
+    this.#assertOpen();
+    const { after, match, limit = Number.POSITIVE_INFINITY } = query;
+    await this.#whenStarted();
+    const [bounds, located] = await Promise.all([
+      this.#bounds(),
+      after === EARLIEST
+        ? Promise.resolve(undefined)
+        : typeof after === 'string'
+          ? this.#locateId(after)
+          : Promise.resolve(parseSequence(after.position)),
+    ]);
+    let start: number; // read strictly after this sequence
+    let found: boolean;
+    if (after === EARLIEST) {
+      found = true;
+      start = bounds.first - 1;
+    } else {
+      // Found when the sequence was handed out and nothing after it was removed. A custom id
+      // only resolves while its event is retained, so it is found whenever it is located.
+      found = located !== undefined && located >= bounds.first - 1 && located <= bounds.last;
+      start = found ? located! : bounds.first - 1;
+    }
+    const events: EngineEvent[] = [];
+    let cursor = start;
+    let more = false;
+    // The oldest retained event's id: from the read when it starts there, else looked up.
+    let oldest: string | null = null;
+    const lookup =
+      bounds.first <= bounds.last && start + 1 > bounds.first
+        ? this.#idAt(bounds.first)
+        : undefined;
+    lookup?.catch(() => {});
+    await this.#read(
+      start + 1,
+      bounds.last,
+      (seq, payload) => {
+        const e = this.#toEvent(seq, payload);
+        if (oldest === null && lookup === undefined) oldest = e?.id ?? this.#idPrefix + seq;
+        if (events.length >= limit) {
+          more = true;
+          return false;
+        }
+        cursor = seq;
+        if (e !== undefined && (match === undefined || match(e))) events.push(e);
+        return true;
+      },
+      limit + 1,
+    ); // without a filter, one more than `limit` tells whether there is more
+    if (!more && events.length >= limit && cursor < bounds.last) more = true;
+    if (lookup !== undefined) oldest = await lookup;
+    return { events, found, oldest, cursor: cursor >= 1 ? String(cursor) : null, more };
+  }
+
+  async latest(query: LatestQuery): Promise<LatestResult> {
+    this.#assertOpen();
+    const { perTopic, match, limit = Number.POSITIVE_INFINITY } = query;
+    await this.#whenStarted();
+    const bounds = await this.#bounds();
+    const picked: EngineEvent[] = [];
+    const counts = new Map<string, number>();
+    // Newest first, one page at a time (consumers only read forward).
+    let end = bounds.last;
+    while (end >= bounds.first && picked.length < limit) {
+      const from = Math.max(bounds.first, end - this.#pageSize + 1);
+      const page: EngineEvent[] = [];
+      await this.#read(from, end, (seq, payload) => {
+        const e = this.#toEvent(seq, payload);
+        if (e !== undefined) page.push(e);
+        return true;
+      });
+      for (let i = page.length - 1; i >= 0 && picked.length < limit; i--) {
+        const e = page[i]!;
+        let take = false;
+        for (const topic of e.topics) {
+          const n = counts.get(topic) ?? 0;
+          if (n < perTopic && match(topic, e)) {
+            counts.set(topic, n + 1);
+            take = true;
+          }
+        }
+        if (take) picked.push(e);
+      }
+      end = from - 1;
+    }
+    this.#assertOpen();
+    return {
+      events: picked.reverse(),
+      cursor: bounds.last >= bounds.first ? String(bounds.last) : null,
+    };
+  }
+
+  async resolve(id: string): Promise<string | undefined> {
+    this.#assertOpen();
+    await this.#whenStarted();
+    const [bounds, seq] = await Promise.all([this.#bounds(), this.#locateId(id)]);
+    return seq !== undefined && seq >= bounds.first && seq <= bounds.last ? String(seq) : undefined;
+  }
+
+  compare(a: string, b: string): number {
+    return compareDecimal(a, b);
+  }
+
+  health(): EngineHealth {
+    if (this.#closed) return { ready: false, reason: 'engine closed' };
+    if (!this.#connected) {
+      return { ready: false, reason: `nats unreachable (${this.#lastError || 'connecting'})` };
+    }
+    // Until the live reader knows where it starts, a subscriber could miss an event appended
+    // meanwhile by another node: not ready.
+    if (!this.#started) {
+      return { ready: false, reason: `nats stream starting (${this.#lastError || 'connecting'})` };
+    }
+    if (!this.#readerOk) {
+      return {
+        ready: false,
+        reason: `nats live reader disconnected (${this.#lastError || 'starting'})`,
+      };
+    }
+    return { ready: true };
+  }
+
+  stats(): EngineStats {
+    // No I/O here: refresh in the background, at most once a second.
+    if (this.#started && this.#connected && !this.#closed && Date.now() - this.#statsAt > 1_000) {
+      this.#statsAt = Date.now();
+      this.#jsm.streams.info(this.#stream).then(
+        (info) => this.#noteState(info),
+        () => {},
+      );
+    }
+    return { events: this.#events, bytes: this.#bytes, oldest: this.#oldest, newest: this.#newest };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    this.#closing.reject(this.#closedError());
+    this.#interrupt(this.#closedError());
+    this.#session?.stop();
+    this.#wake?.();
+    // A connection attempt still under way closes its connection itself (see #start).
+    if (!this.#started) return;
+    await this.#loopDone;
+    this.#statusIterator?.stop?.();
+    if (this.#connected) {
+      // Leave no consumer behind on the server (best effort, bounded by the request timeout).
+      const stale = this.#stale.splice(0).map((c) => c.delete().catch(() => false));
+      await Promise.race([Promise.all(stale), delay(this.#timeoutMs)]);
+    }
+    if (this.#ownsNc) await this.#nc?.close().catch(() => {});
+  }
+
+  // -- internals ------------------------------------------------------------------------------
+
+  #closedError(): HeraldEngineError {
+    return new HeraldEngineError('CLOSED', 'the nats engine is closed; create a new one');
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw this.#closedError();
+  }
+
+  /**
+   * Waits for the engine's start while the first connection attempt is under way; fails fast
+   * (`UNAVAILABLE`) once an attempt failed, and whenever the connection is down.
+   */
+  async #whenStarted(): Promise<void> {
+    if (!this.#live) {
+      try {
+        // Settles on close too (`ready` rejects CLOSED).
+        await Promise.race([this.ready, this.#firstFailure.promise]);
+      } catch (error) {
+        throw this.#translate(error);
+      }
+    }
+    this.#assertOpen();
+    if (!this.#connected) throw this.#unavailable(this.#lastError || 'disconnected');
+  }
+
+  #unavailable(reason: string, cause?: unknown): HeraldEngineError {
+    const error = new HeraldEngineError(
+      'UNAVAILABLE',
+      `nats is unavailable (${reason}); retry once it is reachable`,
+    );
+    if (cause !== undefined) (error as { cause?: unknown }).cause = cause;
+    return error;
+  }
+
+  /** `CLOSED` once closed; engine errors as they are; anything else `UNAVAILABLE`. */
+  #translate(error: unknown): HeraldEngineError {
+    if (this.#closed) return this.#closedError();
+    if (error instanceof HeraldEngineError) return error;
+    return this.#unavailable(message(error), error);
+  }
+
+  /**
+   * Awaits a NATS call of the current connection; rejects `CLOSED` when the engine closes,
+   * `UNAVAILABLE` when the connection is down or drops, or when the call fails (with the
+   * original error as `cause`).
+   */
+  #guard<T>(promise: Promise<T>): Promise<T> {
+    promise.catch(() => {});
+    if (this.#closed) return Promise.reject(this.#closedError());
+    if (!this.#connected) {
+      return Promise.reject(this.#unavailable(this.#lastError || 'disconnected'));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const interrupt = (error: HeraldEngineError): void => reject(error);
+      this.#inflight.add(interrupt);
+      promise.then(
+        (value) => {
+          this.#inflight.delete(interrupt);
+          if (this.#closed) reject(this.#closedError());
+          else resolve(value);
+        },
+        (error: unknown) => {
+          this.#inflight.delete(interrupt);
+          reject(this.#translate(error));
+        },
+      );
+    });
+  }
+
+  /** The stream's first and last sequences, now. */
+  async #bounds(): Promise<Bounds> {
+    const info = await this.#guard(this.#jsm.streams.info(this.#stream));
+    this.#noteState(info);
+    const { first_seq, last_seq, messages } = info.state;
+    // A new stream reports first_seq 0; an emptied one, last_seq + 1.
+    return { first: messages === 0 ? last_seq + 1 : first_seq, last: last_seq };
+  }
+
+  /** The sequence an SSE id names, if it names a retained event (custom) or any (generated). */
+  async #locateId(id: string): Promise<number | undefined> {
+    if (id.startsWith(this.#idPrefix)) {
+      const seq = parseSequence(id.slice(this.#idPrefix.length));
+      if (seq !== undefined) return seq;
+    }
+    const msg = await this.#guard(
+      this.#jsm.streams.getMessage(this.#stream, { last_by_subj: idSubject(this.#prefix, id) }),
+    );
+    if (msg === null) return undefined;
+    // A digest collision is as good as impossible; checking costs nothing.
+    return decodePayload(msg.data)?.meta.i === id ? msg.seq : undefined;
+  }
+
+  /** The SSE id of the event at `seq`. */
+  async #idAt(seq: number): Promise<string | null> {
+    const msg = await this.#guard(this.#jsm.streams.getMessage(this.#stream, { seq }));
+    if (msg === null) return null;
+    return this.#toEvent(msg.seq, msg.data)?.id ?? this.#idPrefix + msg.seq;
+  }
+
+  async #read(
+    from: number,
+    to: number,
+    onMessage: (seq: number, payload: Uint8Array) => boolean,
+    firstBatch?: number,
+  ): Promise<void> {
+    if (to < from) return;
+    this.#assertOpen();
+    if (!this.#connected) throw this.#unavailable(this.#lastError || 'disconnected');
+    const abort = new AbortController();
+    const interrupt = (error: HeraldEngineError): void => abort.abort(error);
+    this.#inflight.add(interrupt);
+    try {
+      await readRange({
+        nc: this.#nc!,
+        js: this.#js,
+        jsm: this.#jsm,
+        stream: this.#stream,
+        from,
+        to,
+        batch: this.#pageSize,
+        firstBatch,
+        timeoutMs: this.#timeoutMs,
+        inboxPrefix: this.#connectionOptions?.inboxPrefix,
+        signal: abort.signal,
+        onMessage,
+      });
+    } catch (error) {
+      throw this.#translate(error);
+    } finally {
+      this.#inflight.delete(interrupt);
+    }
+    this.#assertOpen();
+  }
+
+  #toEvent(seq: number, payload: Uint8Array): EngineEvent | undefined {
+    const decoded = decodePayload(payload);
+    if (decoded === undefined) return undefined;
+    const { meta, data } = decoded;
+    const id = meta.i ?? this.#idPrefix + seq;
+    return {
+      position: String(seq),
+      id,
+      customId: meta.i !== undefined,
+      topics: meta.t,
+      data,
+      type: meta.y,
+      retry: meta.r,
+      private: meta.p === 1,
+      time: meta.ms,
+      size: eventSize({ topics: meta.t, data, type: meta.y }, id),
+    };
+  }
+}
