@@ -191,8 +191,8 @@ class RedisStreamEngine implements RedisEngine {
   #closed = false;
   #closedError = (): HeraldEngineError =>
     new HeraldEngineError('CLOSED', 'the redis engine is closed; create a new one');
-  readonly #closing: Promise<never>;
-  #rejectClosing!: (error: unknown) => void;
+  /** Rejecters of the calls in flight, so `close()` can end them at once (see #guard). */
+  readonly #inFlight = new Set<(error: unknown) => void>();
   readonly #listeners: EngineListeners;
   /** The id the live reader reads after. */
   #lastSeen = '0-0';
@@ -233,10 +233,6 @@ class RedisStreamEngine implements RedisEngine {
         process.emitWarning(
           `herald redis engine: events after ${last} and before ${next} were trimmed before this node read them; raise maxEvents / ttlMs`,
         ));
-    this.#closing = new Promise<never>((_, reject) => {
-      this.#rejectClosing = reject;
-    });
-    this.#closing.catch(() => {});
 
     const retryStrategy = (times: number): number =>
       Math.min(50 * 2 ** Math.min(times, 10), this.#maxBackoffMs);
@@ -546,7 +542,8 @@ class RedisStreamEngine implements RedisEngine {
     if (this.#closed) return;
     this.#closed = true;
     this.#listeners.clear();
-    this.#rejectClosing(this.#closedError());
+    for (const reject of this.#inFlight) reject(this.#closedError());
+    this.#inFlight.clear();
     this.#reader.disconnect();
     if (this.#ownsCmd) {
       try {
@@ -579,12 +576,20 @@ class RedisStreamEngine implements RedisEngine {
     if (this.#closed) throw this.#closedError();
   }
 
-  /** Awaits a Redis call; rejects `CLOSED` when the engine closes, `UNAVAILABLE` on failure. */
+  /**
+   * Awaits a Redis call; rejects `CLOSED` when the engine closes, `UNAVAILABLE` on failure.
+   * (Not a race against one engine-lifetime promise: that would keep a reaction per call alive
+   * until close, a leak of a few hundred bytes per append.)
+   */
   async #guard<T>(promise: Promise<T>): Promise<T> {
-    promise.catch(() => {});
     let value: T;
+    let reject!: (error: unknown) => void;
     try {
-      value = await Promise.race([promise, this.#closing]);
+      value = await new Promise<T>((res, rej) => {
+        reject = rej;
+        this.#inFlight.add(rej);
+        promise.then(res, rej);
+      });
     } catch (error) {
       if (error instanceof HeraldEngineError) throw error;
       if (this.#closed) throw this.#closedError();
@@ -592,6 +597,8 @@ class RedisStreamEngine implements RedisEngine {
         'UNAVAILABLE',
         `redis is unavailable (${(error as Error).message}); retry once it is reachable`,
       );
+    } finally {
+      this.#inFlight.delete(reject);
     }
     this.#assertOpen();
     return value;
