@@ -14,13 +14,16 @@
 // each alike. Without --quick, one node on the memory engine is a baseline (what the Redis
 // round trip costs). Bounded in time; prints a table and writes bench/results/nodes.json.
 //
-// Usage: node --import tsx bench/nodes.ts [--quick] [--rounds 3] [--subscribers 200]
+// Usage: npm run bench -- --scenarios S5 [--quick]  (S5 of npm run bench), or directly:
+//        node --import tsx bench/nodes.ts [--quick] [--rounds 3] [--subscribers 200]
 //          [--rate 100] [--latency-seconds 6] [--throughput-seconds 4] [--publishers 8]
-//          [--batch 10]
+//          [--batch 10] [--out bench/results/nodes.json]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
+import { dirname, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build, type Histogram } from 'hdr-histogram-js';
 import { createParser } from '../src/protocol/index.js';
@@ -38,6 +41,7 @@ const { values } = parseArgs({
     publishers: { type: 'string' },
     batch: { type: 'string' },
     rounds: { type: 'string' },
+    out: { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -529,10 +533,10 @@ try {
   console.log(t('redis, 2', two));
   console.log(`delivered/s, two nodes over one: ${result.deliveredTwoOverOne}×`);
 
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  const out = new URL('./results/nodes.json', import.meta.url);
+  const out = values.out ?? fileURLToPath(new URL('./results/nodes.json', import.meta.url));
+  mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-  console.log(`\nwrote bench/results/nodes.json (${result.seconds} s)`);
+  console.log(`\nwrote ${relative(process.cwd(), out)} (${result.seconds} s)`);
 } finally {
   await cleanup();
 }

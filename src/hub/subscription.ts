@@ -14,7 +14,6 @@ export class HubSubscription implements Subscription {
   readonly id = randomUUID();
   readonly topics: readonly string[];
   readonly lastEventId: string;
-  readonly ready: Promise<void>;
   stream: EventStream | undefined;
 
   readonly #selectors: SelectorSet;
@@ -23,7 +22,11 @@ export class HubSubscription implements Subscription {
   readonly #pendingLimit: number;
   readonly #onClose: (sub: HubSubscription) => void;
   readonly #userOnClose: (() => void) | undefined;
-  #resolveReady!: () => void;
+  // `ready` is made on first use: most subscribers never ask, and a promise with its resolver
+  // is ~150 bytes each.
+  #ready: Promise<void> | undefined;
+  #resolveReady: (() => void) | undefined;
+  #settled = false;
 
   /** Replay done: live events go to `batch`. */
   live = false;
@@ -62,9 +65,24 @@ export class HubSubscription implements Subscription {
     this.#pendingLimit = pendingLimit;
     this.#onClose = onClose;
     this.#userOnClose = userOnClose;
-    this.ready = new Promise((resolve) => {
-      this.#resolveReady = resolve;
-    });
+  }
+
+  /** Resolves once the replay is done and the subscriber is live, or it closed. */
+  get ready(): Promise<void> {
+    if (this.#ready === undefined) {
+      this.#ready = this.#settled
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            this.#resolveReady = resolve;
+          });
+    }
+    return this.#ready;
+  }
+
+  #settle(): void {
+    this.#settled = true;
+    this.#resolveReady?.();
+    this.#resolveReady = undefined;
   }
 
   /**
@@ -100,7 +118,9 @@ export class HubSubscription implements Subscription {
   }
 
   /** Selection and permission together: what replay reads from history. */
-  readonly wants = (event: EngineEvent): boolean => this.selects(event) && this.accepts(event);
+  wants(event: EngineEvent): boolean {
+    return this.selects(event) && this.accepts(event);
+  }
 
   /** Holds a live event that arrived during the replay. */
   hold(event: EngineEvent): void {
@@ -126,7 +146,7 @@ export class HubSubscription implements Subscription {
   /** Marks the replay done. */
   goLive(): void {
     this.live = true;
-    this.#resolveReady();
+    this.#settle();
   }
 
   close(): void {
@@ -135,7 +155,7 @@ export class HubSubscription implements Subscription {
     this.live = false;
     this.pending = [];
     this.stream?.close();
-    this.#resolveReady();
+    this.#settle();
     this.#onClose(this);
     if (this.#userOnClose !== undefined) {
       try {

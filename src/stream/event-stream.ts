@@ -32,6 +32,29 @@ function notify<A>(callback: ((arg: A) => void) | undefined, arg: A): void {
  * @internal
  */
 export class EventStreamCore implements EventStream {
+  /**
+   * How the transport reports back: one small object per stream that calls into the core,
+   * instead of an object holding two closures. (A class in the class body may use its private
+   * members.)
+   */
+  static readonly #Sink = class implements TransportSink {
+    readonly #core: EventStreamCore;
+    constructor(core: EventStreamCore) {
+      this.#core = core;
+    }
+    drain(): void {
+      this.#core.#drain();
+    }
+    gone(reason: 'client' | 'error'): void {
+      this.#core.#finish(reason, true);
+    }
+  };
+
+  /** The heartbeat timer's callback, shared by every stream (the stream is the timer's arg). */
+  static #heartbeat(stream: EventStreamCore): void {
+    stream.#onHeartbeat();
+  }
+
   readonly lastEventId: string;
 
   readonly #transport: Transport;
@@ -41,6 +64,10 @@ export class EventStreamCore implements EventStream {
   readonly #onOverflow: ((info: OverflowInfo) => void) | undefined;
   readonly #onClose: ((reason: CloseReason) => void) | undefined;
   readonly #externalSignal: AbortSignal | undefined;
+  /** Listens to `#externalSignal`; created only when there is one. */
+  readonly #onExternalAbort: (() => void) | undefined;
+  /** Closed when this stream closes (the hub's subscription); see {@link closeWith}. */
+  #owner: { close(): void } | undefined;
 
   /** No more writes are accepted (set at once; `#reason` follows when close is final). */
   #closed = false;
@@ -63,7 +90,7 @@ export class EventStreamCore implements EventStream {
   /** `performance.now()` of the last write; the heartbeat timer compares against it. */
   #lastWrite = 0;
   /** Resolvers of {@link EventStreamCore.drained} promises, settled on drain or close. */
-  #drainWaiters: Array<(drained: boolean) => void> = [];
+  #drainWaiters: Array<(drained: boolean) => void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   /**
@@ -80,11 +107,7 @@ export class EventStreamCore implements EventStream {
     this.#onOverflow = options.onOverflow;
     this.#onClose = options.onClose;
 
-    const sink: TransportSink = {
-      drain: () => this.#drain(),
-      gone: (reason) => this.#finish(reason, true),
-    };
-    if (!transport.attach(sink)) {
+    if (!transport.attach(new EventStreamCore.#Sink(this))) {
       // The client left before we were created. Close from a microtask so that listeners the
       // caller adds right after creation (signal, onClose) still hear about it.
       this.#closed = true;
@@ -100,6 +123,7 @@ export class EventStreamCore implements EventStream {
     }
     if (signal !== undefined) {
       this.#externalSignal = signal;
+      this.#onExternalAbort = () => this.#finish('server', false);
       signal.addEventListener('abort', this.#onExternalAbort, { once: true });
     }
 
@@ -171,16 +195,29 @@ export class EventStreamCore implements EventStream {
     this.#finish('server', false);
   }
 
+  /**
+   * Closes `owner` when this stream closes — synchronously, before the `signal` aborts and
+   * `onClose` runs — as an `abort` listener on {@link EventStreamCore.signal} would, without
+   * creating an AbortController and its EventTarget for every subscriber. One owner per stream.
+   * @internal (the hub's subscriptions)
+   */
+  closeWith(owner: { close(): void }): void {
+    this.#owner = owner;
+  }
+
   drained(): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
     if (this.#writable) return Promise.resolve(true);
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return new Promise((resolve) => {
+      this.#drainWaiters ??= [];
+      this.#drainWaiters.push(resolve);
+    });
   }
 
   #settleDrainWaiters(drained: boolean): void {
-    if (this.#drainWaiters.length === 0) return;
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    if (waiters === undefined) return;
+    this.#drainWaiters = undefined;
     for (const resolve of waiters) resolve(drained);
   }
 
@@ -269,12 +306,12 @@ export class EventStreamCore implements EventStream {
   }
 
   #armHeartbeat(delay: number): void {
-    this.#timer = setTimeout(this.#onHeartbeat, delay);
+    this.#timer = setTimeout(EventStreamCore.#heartbeat, delay, this);
   }
 
   // Writes never touch the timer. When it fires, it checks how long the stream has really been
   // idle: send a heartbeat if that is a full interval, else sleep for the remainder.
-  #onHeartbeat = (): void => {
+  #onHeartbeat(): void {
     this.#timer = undefined;
     if (this.#closed) return;
     const idle = performance.now() - this.#lastWrite;
@@ -285,11 +322,7 @@ export class EventStreamCore implements EventStream {
     } else {
       this.#armHeartbeat(Math.min(this.#heartbeatMs, Math.ceil(this.#heartbeatMs - idle)));
     }
-  };
-
-  #onExternalAbort = (): void => {
-    this.#finish('server', false);
-  };
+  }
 
   /**
    * Closes once. `transportGone` says the transport already ended (client left, error); else a
@@ -303,7 +336,9 @@ export class EventStreamCore implements EventStream {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    this.#externalSignal?.removeEventListener('abort', this.#onExternalAbort);
+    if (this.#onExternalAbort !== undefined) {
+      this.#externalSignal?.removeEventListener('abort', this.#onExternalAbort);
+    }
     const transport = this.#transport;
     if (!transportGone) {
       if (reason === 'server') {
@@ -318,6 +353,9 @@ export class EventStreamCore implements EventStream {
     this.#queuedBytes = 0;
     transport.detach();
     this.#settleDrainWaiters(false);
+    const owner = this.#owner;
+    this.#owner = undefined;
+    owner?.close();
     this.#controller?.abort();
     notify(this.#onClose, reason);
   }

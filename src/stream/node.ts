@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { constants, type Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { HeraldStreamError } from './errors.js';
 import { EventStreamCore } from './event-stream.js';
@@ -33,16 +33,50 @@ interface HeaderFlusher {
   flushHeaders(): void;
 }
 
+/** Where a response's listeners find their transport (see the shared listeners below). */
+const TRANSPORT = Symbol('herald.transport');
+
+/** A response as the shared listeners see it (`this` of an EventEmitter listener). */
+interface TaggedResponse extends ResponseLike {
+  [TRANSPORT]?: NodeResponseTransport;
+}
+
 /** Moves bytes through a node:http `ServerResponse` or a node:http2 `Http2ServerResponse`. */
 class NodeResponseTransport implements Transport {
+  // The response's listeners are shared by every transport and find theirs through a symbol
+  // property of the response: no closures per subscriber. `this` is the response.
+  static readonly #onDrain = function (this: TaggedResponse): void {
+    const transport = this[TRANSPORT];
+    if (transport !== undefined) transport.#sink?.drain();
+  };
+
+  // node:http emits 'close' on the response when it finished or when the connection went away
+  // (client abort, socket error); the compat API forwards the HTTP/2 stream's 'close'.
+  static readonly #onClose = function (this: TaggedResponse): void {
+    const transport = this[TRANSPORT];
+    this.off('drain', NodeResponseTransport.#onDrain);
+    this.off('close', NodeResponseTransport.#onClose);
+    this.off('error', NodeResponseTransport.#onError);
+    if (transport !== undefined) transport.#sink?.gone('client');
+  };
+
+  static readonly #onError = function (this: TaggedResponse): void {
+    const transport = this[TRANSPORT];
+    if (transport !== undefined) transport.#sink?.gone('error');
+    this.destroy();
+  };
+
   readonly #response: NodeResponse;
   readonly #res: ResponseLike;
   readonly #flush: (() => void) | undefined;
+  /** The response when it is node:http's (HTTP/1.x), whose socket `write` corks. */
+  readonly #http1: ServerResponse | undefined;
   #sink: TransportSink | undefined;
 
   constructor(res: NodeResponse) {
     this.#response = res;
     this.#res = res;
+    this.#http1 = res instanceof ServerResponse ? res : undefined;
     // If compression is active anyway (someone removed `no-transform`), zlib holds bytes back
     // until flushed; `res.flush()` after each write keeps events flowing.
     const flush = (res as Flushable).flush;
@@ -54,8 +88,20 @@ class NodeResponseTransport implements Transport {
   }
 
   write(chunk: Uint8Array): boolean {
+    if (this.#flush !== undefined) {
+      const ok = this.#res.write(chunk);
+      this.#flush();
+      return ok;
+    }
+    // node:http corks the socket on every write and uncorks it on the next tick: a fan-out to N
+    // subscribers would queue N process.nextTick callbacks and send nothing until all N writes
+    // are done. Corking around the write here sends this subscriber's chunk (size line, bytes,
+    // CRLF) at once, in one writev, without the tick.
+    const socket = this.#http1?.socket;
+    if (socket == null || socket.writableCorked > 0) return this.#res.write(chunk);
+    socket.cork();
     const ok = this.#res.write(chunk);
-    if (this.#flush !== undefined) this.#flush();
+    socket.uncork();
     return ok;
   }
 
@@ -76,37 +122,19 @@ class NodeResponseTransport implements Transport {
   attach(sink: TransportSink): boolean {
     if (isGone(this.#response)) return false;
     this.#sink = sink;
-    const res = this.#res;
-    res.on('drain', this.#onDrain);
-    res.on('close', this.#onClose);
-    res.on('error', this.#onError);
+    const res = this.#res as TaggedResponse;
+    res[TRANSPORT] = this;
+    res.on('drain', NodeResponseTransport.#onDrain);
+    res.on('close', NodeResponseTransport.#onClose);
+    res.on('error', NodeResponseTransport.#onError);
     return true;
   }
 
   // 'close' and 'error' stay until the response really closes: an error after a graceful end()
   // must still find a listener rather than crash the process.
   detach(): void {
-    this.#res.off('drain', this.#onDrain);
+    this.#res.off('drain', NodeResponseTransport.#onDrain);
   }
-
-  #onDrain = (): void => {
-    this.#sink?.drain();
-  };
-
-  // node:http emits 'close' on the response when it finished or when the connection went away
-  // (client abort, socket error); the compat API forwards the HTTP/2 stream's 'close'.
-  #onClose = (): void => {
-    const res = this.#res;
-    res.off('drain', this.#onDrain);
-    res.off('close', this.#onClose);
-    res.off('error', this.#onError);
-    this.#sink?.gone('client');
-  };
-
-  #onError = (): void => {
-    this.#sink?.gone('error');
-    this.#res.destroy();
-  };
 }
 
 function isGone(res: NodeResponse): boolean {
@@ -150,9 +178,13 @@ export function createNodeEventStream(
       headers[http2 ? name.toLowerCase() : name] = typeof value === 'object' ? [...value] : value;
     }
     res.writeHead(200, headers);
-    // Send the status line and headers now, not with the first event, so the client (and every
-    // proxy on the way) sees the stream open at once.
-    (res as HeaderFlusher).flushHeaders();
+    // The client (and every proxy on the way) must see the stream open at once, not with the
+    // first event. When the stream starts with a comment or a retry (the default), that write
+    // carries the headers in the same packet, in this tick; else send them now on their own.
+    // (One write instead of two per subscriber: the connect storm is mostly system calls.)
+    if (resolved.initialComment === false && resolved.retry === undefined) {
+      (res as HeaderFlusher).flushHeaders();
+    }
     // Events are small and latency-sensitive: no Nagle delay. (node:http already defaults to
     // noDelay; the http2 compat socket proxy forwards this to the real socket.)
     try {
