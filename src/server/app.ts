@@ -278,22 +278,38 @@ async function listen(
   handle: (req: NodeRequest, res: NodeResponse) => void,
 ): Promise<HttpServer | Http2Server | Http2SecureServer> {
   let server: HttpServer | Http2Server | Http2SecureServer;
+  const { headersTimeoutMs, requestTimeoutMs } = config.limits;
   if (config.tls !== undefined) {
     server = createSecureServer(
       {
         cert: readFileSync(config.tls.cert),
         key: readFileSync(config.tls.key),
         allowHTTP1: true,
+        // A client that opens a connection and stalls the handshake holds a socket: bound it.
+        ...(headersTimeoutMs > 0 && { handshakeTimeout: headersTimeoutMs }),
       },
       handle,
     );
   } else if (config.h2c) {
     server = createH2cServer(handle);
   } else {
-    server = createHttpServer({ noDelay: true }, handle);
-    // Event streams live long: no request or header timeouts may end them.
-    server.requestTimeout = 0;
-    server.headersTimeout = 60_000;
+    // Slowloris protection: the headers, and the whole request (headers and body), must arrive
+    // in time, or node:http answers 408 and closes the connection. The timeouts are about the
+    // request only: once a GET's headers are in, its event stream may last for days.
+    const timeouts = [headersTimeoutMs, requestTimeoutMs].filter((ms) => ms > 0);
+    server = createHttpServer(
+      {
+        noDelay: true,
+        headersTimeout: headersTimeoutMs,
+        requestTimeout: requestTimeoutMs,
+        // node:http enforces both on a periodic sweep (30 s by default): sweep often enough
+        // that a timeout is not overshot by more than a quarter.
+        ...(timeouts.length > 0 && {
+          connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.min(...timeouts) / 4)),
+        }),
+      },
+      handle,
+    );
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -30,6 +30,16 @@ export interface LimitsConfig {
   maxBodyBytes: number;
   /** Publishes per second per publisher token (or per IP without one); 0 = no limit. Default 0. */
   publishRate: number;
+  /**
+   * Most ms a client may take to send a request's headers (HTTP/1.1) or to finish the TLS
+   * handshake (slowloris protection). Default 10 000; 0 = no limit.
+   */
+  headersTimeoutMs: number;
+  /**
+   * Most ms a client may take to send a whole request, headers and body; a response (an event
+   * stream) may last longer. Default 30 000; 0 = no limit.
+   */
+  requestTimeoutMs: number;
 }
 
 /** TLS files (checked by {@link loadConfig}: readable, PEM, and the key fits the certificate). */
@@ -394,7 +404,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     valueName: '<url>',
     default: 'memory:',
     description:
-      'Where events are ordered and kept: memory: (this process); redis://host:port, redis+sentinel://host:port,…/<master> or redis+cluster://host:port,… (a Redis Stream shared by several hub nodes); nats://host:port is accepted here and arrives in a later release.',
+      'Where events are ordered and kept: memory: (this process); redis://host:port, redis+sentinel://host:port,…/<master> or redis+cluster://host:port,… (a Redis Stream shared by several hub nodes); nats://host:port[?stream=name] (a NATS JetStream stream shared by several hub nodes).',
     check: (v) => checkEngine(String(v)),
   },
   {
@@ -492,6 +502,28 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     min: 0,
     description:
       'Publishes per second per publisher token, or per IP without one (then 429); 0 = no limit.',
+  },
+  {
+    flag: '--headers-timeout',
+    type: 'duration',
+    group: LIMITS,
+    valueName: '<duration>',
+    default: 10_000,
+    defaultText: '10s',
+    max: MAX_TIMER_MS,
+    description:
+      'Longest time a client may take to send the headers of a request (HTTP/1.1) or to finish the TLS handshake; then 408 and the connection is closed (slowloris protection). 0 = no limit.',
+  },
+  {
+    flag: '--request-timeout',
+    type: 'duration',
+    group: LIMITS,
+    valueName: '<duration>',
+    default: 30_000,
+    defaultText: '30s',
+    max: MAX_TIMER_MS,
+    description:
+      'Longest time a client may take to send a whole request, headers and body; then 408. Event streams are not cut: only their request must arrive in time. 0 = no limit.',
   },
   {
     flag: '--dev',
@@ -1297,6 +1329,21 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     );
   }
 
+  // Timeouts: node:http refuses a headers timeout longer than the request timeout.
+  const headersTimeout = get('headersTimeout');
+  const requestTimeout = get('requestTimeout');
+  if (
+    (requestTimeout.value as number) > 0 &&
+    (headersTimeout.value as number) > (requestTimeout.value as number)
+  ) {
+    const at = headersTimeout.rank >= requestTimeout.rank ? headersTimeout : requestTimeout;
+    throw new HeraldConfigError(
+      'CONFLICT',
+      `${headersTimeout.source} (${headersTimeout.value} ms) is longer than ${requestTimeout.source} (${requestTimeout.value} ms): the headers are part of the request, so the headers timeout must not exceed the request timeout`,
+      at.source,
+    );
+  }
+
   const config: ServerConfig = {
     host,
     port: portNumber,
@@ -1325,6 +1372,8 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       maxTopics: num('maxTopics'),
       maxBodyBytes: num('maxBodyBytes'),
       publishRate: num('publishRate'),
+      headersTimeoutMs: num('headersTimeout'),
+      requestTimeoutMs: num('requestTimeout'),
     },
   };
   return { config, notices, devToken };

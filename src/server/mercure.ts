@@ -1,4 +1,4 @@
-import { HeraldEngineError } from '../engines/index.js';
+import { EARLIEST, HeraldEngineError } from '../engines/index.js';
 import { HeraldHubError, matchesAny, type PublishInput, type Subscription } from '../hub/index.js';
 import { EVENT_STREAM_CONTENT_TYPE, type NodeRequest, type NodeResponse } from '../stream/index.js';
 import type { Identity } from './auth.js';
@@ -188,11 +188,30 @@ function pathOf(topic: string): string {
   }
 }
 
+/**
+ * The path of a topic as written, before URL parsing resolves `..`, `%2e%2e` and the like: what
+ * a subscriber's selector is matched against, character for character.
+ */
+function rawPathOf(topic: string): string {
+  const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(topic);
+  const path = authority === null ? topic : topic.slice(authority[0].length);
+  return path.split(/[?#]/, 1)[0]!;
+}
+
+/**
+ * Whether a topic falls under the hub's own path, however it is spelled: as written (a selector
+ * like `/.well-known/mercure/subscriptions{/topic}{/subscriber}` matches
+ * `/.well-known/mercure/subscriptions/../..` literally) or once resolved as a URL.
+ */
+function isReserved(topic: string): boolean {
+  return rawPathOf(topic).startsWith(HUB_PATH) || pathOf(topic).startsWith(HUB_PATH);
+}
+
 /** Checks the publisher may dispatch `update`, per Mercure's rules. */
 function authorizePublish(identity: Identity | undefined, update: PublishInput): void {
   const topics = update.topics as readonly string[];
   for (const topic of topics) {
-    if (pathOf(topic).startsWith(HUB_PATH)) {
+    if (isReserved(topic)) {
       throw new HttpError(
         403,
         `topic ${JSON.stringify(topic)} is inside ${HUB_PATH}, which the hub reserves for its own subscription events`,
@@ -241,6 +260,41 @@ async function publish(ctx: ServerContext, update: PublishInput): Promise<string
   }
 }
 
+/**
+ * The id checks of the engine, made before an array is published, so that an array is refused
+ * as a whole instead of half-published: ids the engine reserves, ids used twice in the array,
+ * ids of events still in history.
+ */
+async function checkIds(ctx: ServerContext, updates: readonly PublishInput[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const [i, update] of updates.entries()) {
+    const id = update.id;
+    if (id === undefined) continue;
+    if (id === EARLIEST) {
+      throw new HttpError(
+        400,
+        `update #${i}: "${EARLIEST}" cannot be an event id: clients send it to ask for all history`,
+      );
+    }
+    let retained = false;
+    if (!seen.has(id)) {
+      try {
+        retained = (await ctx.hub.engine.resolve(id)) !== undefined;
+      } catch (error) {
+        if (error instanceof HeraldEngineError) throw new HttpError(503, error.message);
+        throw error;
+      }
+    }
+    if (seen.has(id) || retained) {
+      throw new HttpError(
+        409,
+        `update #${i}: an event with id ${JSON.stringify(id)} is ${seen.has(id) ? 'earlier in this array' : 'still in history'}; ids identify one event for replay, so use a new id (or omit it to get a generated one)`,
+      );
+    }
+    seen.add(id);
+  }
+}
+
 function requireContentType(req: NodeRequest, expected: string, hint: string): void {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== expected) {
@@ -271,7 +325,9 @@ export async function handlePublish(
   );
   const identity = await publisherOf(ctx, req);
   const form = new URLSearchParams(
-    (await readBody(req, ctx.config.limits.maxBodyBytes)).toString(),
+    (
+      await readBody(req, ctx.config.limits.maxBodyBytes, ctx.config.limits.requestTimeoutMs)
+    ).toString(),
   );
   const update = parseUpdate(
     {
@@ -305,7 +361,11 @@ export async function handleJsonPublish(
 ): Promise<void> {
   requireContentType(req, 'application/json', 'POST a JSON update or an array of updates');
   const identity = await publisherOf(ctx, req);
-  const body = await readBody(req, ctx.config.limits.maxBodyBytes);
+  const body = await readBody(
+    req,
+    ctx.config.limits.maxBodyBytes,
+    ctx.config.limits.requestTimeoutMs,
+  );
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString());
@@ -344,9 +404,21 @@ export async function handleJsonPublish(
     authorizePublish(identity, update);
     return update;
   });
+  if (many) await checkIds(ctx, updates);
   const ids: string[] = [];
-  for (const update of updates) {
-    ids.push(await publish(ctx, update));
+  for (const [i, update] of updates.entries()) {
+    try {
+      ids.push(await publish(ctx, update));
+    } catch (error) {
+      // Checked above, but the engine can still refuse (another publisher took the id a
+      // moment ago, the engine went away): say truthfully what was published.
+      if (!(error instanceof HttpError) || ids.length === 0) throw error;
+      throw new HttpError(
+        error.status,
+        `update #${i}: ${error.message}; updates #0–#${i - 1} were published (ids ${JSON.stringify(ids)}), the rest were not`,
+        error.headers,
+      );
+    }
     ctx.metrics.published();
   }
   res.writeHead(200, {

@@ -1,3 +1,4 @@
+import { constants, type Http2ServerRequest } from 'node:http2';
 import type { NodeRequest, NodeResponse } from '../stream/index.js';
 
 /** An HTTP error a handler answers with: a status and a reason a person can act on. */
@@ -68,11 +69,16 @@ export function clientIp(req: NodeRequest): string {
 }
 
 /**
- * Reads a request body up to `limit` bytes.
+ * Reads a request body up to `limit` bytes, within `timeoutMs` (0 = no deadline).
  *
- * @throws HttpError 413 when the body is larger, 400 when the client aborts mid-body
+ * The deadline bounds a client that trickles its body (slowloris); over HTTP/1.1 node:http's
+ * request timeout bounds the same thing from the connection's side, over HTTP/2 this is the
+ * only bound: the stream is reset shortly after the 408 went out.
+ *
+ * @throws HttpError 413 when the body is larger, 408 when it does not arrive in time, 400 when
+ *   the client aborts mid-body
  */
-export function readBody(req: NodeRequest, limit: number): Promise<Buffer> {
+export function readBody(req: NodeRequest, limit: number, timeoutMs = 0): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     return Promise.reject(tooLarge(limit, req));
@@ -102,7 +108,15 @@ export function readBody(req: NodeRequest, limit: number): Promise<Buffer> {
       reject(cutOff());
     };
     const onAborted = (): void => onError();
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            cleanup();
+            reject(tooSlow(timeoutMs, req));
+          }, timeoutMs)
+        : undefined;
     const cleanup = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
@@ -113,6 +127,21 @@ export function readBody(req: NodeRequest, limit: number): Promise<Buffer> {
     req.on('error', onError);
     req.on('aborted', onAborted);
   });
+}
+
+function tooSlow(timeoutMs: number, req: NodeRequest): HttpError {
+  if (req.httpVersionMajor === 2) {
+    // The client may go on trickling: once the 408 had a moment to leave, end the stream.
+    const stream = (req as Http2ServerRequest).stream;
+    setTimeout(() => {
+      if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
+    }, 1000).unref();
+  }
+  return new HttpError(
+    408,
+    `the request body did not arrive within ${timeoutMs} ms (--request-timeout); send the whole request at once`,
+    req.httpVersionMajor === 1 ? { connection: 'close' } : {},
+  );
 }
 
 function cutOff(): HttpError {

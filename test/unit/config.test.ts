@@ -142,6 +142,8 @@ describe('defaults', () => {
         maxTopics: 1000,
         maxBodyBytes: 1024 * 1024,
         publishRate: 0,
+        headersTimeoutMs: 10_000,
+        requestTimeoutMs: 30_000,
       },
     });
   });
@@ -285,6 +287,8 @@ dashboard: true
       maxTopics: 3,
       maxBodyBytes: 4096,
       publishRate: 0.5,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
     });
     assert.equal(config.shutdownGraceMs, 2000);
     assert.equal(config.logLevel, 'silent');

@@ -1,0 +1,228 @@
+// A subscriber that keeps books: every id it receives, across all its connections, in arrival
+// order, and every `herald.gap` the hub told it about. It reconnects the way EventSource does
+// (with the last event id it saw) whenever the harness drops it or the hub ends its stream.
+// Parsing uses the independent eventsource-parser package, not Herald's own parser.
+import { type ClientRequest, get, type IncomingMessage } from 'node:http';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+
+/** A `herald.gap` as the subscriber saw it. */
+export interface GapRecord {
+  /** What the gap event said the client asked for. */
+  lastEventId: string;
+  /** The oldest id the hub still had (`null` when its history was empty). */
+  oldestAvailable: string | null;
+  /** How many ids the subscriber had received before the gap (index into `received`). */
+  at: number;
+}
+
+/** Options of an {@link AccountingSubscriber}. */
+export interface SubscriberOptions {
+  /** Hub base URL. */
+  url: string;
+  /** Topic selectors. */
+  topics: readonly string[];
+  /** A subscriber JWT, sent as `Authorization: Bearer`. */
+  token?: string;
+  /** Keep every received id (default true); off, only counts are kept. */
+  record?: boolean;
+  /** Called for each event (not for gaps), e.g. to measure latency. */
+  onEvent?: (event: EventSourceMessage, receivedAt: number) => void;
+  /** Send the last id as the `lastEventID` query parameter instead of the header, sometimes. */
+  resumeViaQuery?: () => boolean;
+  /**
+   * Delay before reconnecting after the hub ended the stream or refused the request (429/503);
+   * default 50 ms. The harness's own drops reconnect when the harness says.
+   */
+  reconnectDelayMs?: number;
+}
+
+/**
+ * One logical subscriber (what an EventSource is to a page): many connections over time, one
+ * record of what arrived.
+ */
+export class AccountingSubscriber {
+  /** Ids received, in arrival order, across connections (empty when `record` is off). */
+  readonly received: string[] = [];
+  /** `herald.gap` events received. */
+  readonly gaps: GapRecord[] = [];
+  /** Events received (counted even when not recorded). */
+  events = 0;
+  /** Connections opened that got a 200. */
+  connections = 0;
+  /** Streams the hub ended (not dropped by the harness). */
+  serverClosed = 0;
+  /** Non-200 answers, by status. */
+  readonly refused = new Map<number, number>();
+  /** The last event id seen, as EventSource keeps it. */
+  lastEventId = '';
+
+  readonly #options: SubscriberOptions;
+  #req: ClientRequest | undefined;
+  #open = false;
+  #stopped = false;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #waiters: Array<{ check: () => boolean; resolve: () => void }> = [];
+
+  constructor(options: SubscriberOptions) {
+    this.#options = options;
+  }
+
+  /** Whether a stream is open now. */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** Whether a connection is being made or is open. */
+  get active(): boolean {
+    return this.#req !== undefined;
+  }
+
+  /** Whether `id` has been received (needs `record`). */
+  has(id: string): boolean {
+    return this.received.includes(id);
+  }
+
+  /**
+   * Opens a connection (resuming after {@link lastEventId}); resolves once the hub answered 200
+   * (its subscription is then registered), or after a refusal was scheduled for a retry.
+   */
+  connect(): Promise<void> {
+    if (this.#stopped || this.#req !== undefined) return Promise.resolve();
+    if (this.#reconnectTimer !== undefined) {
+      clearTimeout(this.#reconnectTimer);
+      this.#reconnectTimer = undefined;
+    }
+    const params = new URLSearchParams();
+    for (const topic of this.#options.topics) params.append('topic', topic);
+    const headers: Record<string, string> = {};
+    if (this.#options.token !== undefined) headers.authorization = `Bearer ${this.#options.token}`;
+    if (this.lastEventId !== '') {
+      if (this.#options.resumeViaQuery?.() === true) params.set('lastEventID', this.lastEventId);
+      else headers['last-event-id'] = this.lastEventId;
+    }
+    return new Promise((resolve) => {
+      const req = get(
+        `${this.#options.url}/.well-known/mercure?${params}`,
+        { headers, agent: false },
+        (res) => {
+          if (req !== this.#req) {
+            res.destroy();
+            resolve();
+            return;
+          }
+          if (res.statusCode !== 200) {
+            this.refused.set(res.statusCode ?? 0, (this.refused.get(res.statusCode ?? 0) ?? 0) + 1);
+            res.resume();
+            this.#req = undefined;
+            req.destroy();
+            this.#scheduleReconnect();
+            resolve();
+            return;
+          }
+          // A client without a position takes the one the hub says the stream starts after
+          // (the response's Last-Event-ID), so a drop before its first event loses nothing.
+          const start = res.headers['last-event-id'];
+          if (this.lastEventId === '' && typeof start === 'string' && start !== 'earliest') {
+            this.lastEventId = start;
+          }
+          this.#open = true;
+          this.connections++;
+          this.#read(req, res);
+          resolve();
+        },
+      );
+      this.#req = req;
+      req.on('error', () => {
+        // A drop by the harness, or the hub went away: the 'close' handling decides.
+        resolve();
+      });
+      req.on('close', () => {
+        if (req !== this.#req) return;
+        // Closed before any answer (connection refused or reset).
+        this.#req = undefined;
+        this.#open = false;
+        this.#scheduleReconnect();
+        resolve();
+      });
+    });
+  }
+
+  #read(req: ClientRequest, res: IncomingMessage): void {
+    const record = this.#options.record !== false;
+    const onEvent = this.#options.onEvent;
+    const parser = createParser({
+      onEvent: (event) => {
+        if (event.event === 'herald.gap') {
+          const info = JSON.parse(event.data) as {
+            lastEventId: string;
+            oldestAvailable: string | null;
+          };
+          this.gaps.push({ ...info, at: this.received.length });
+          return;
+        }
+        if (event.id !== undefined) this.lastEventId = event.id;
+        this.events++;
+        if (record) this.received.push(event.id ?? '');
+        onEvent?.(event, performance.now());
+        this.#wake();
+      },
+    });
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => parser.feed(chunk));
+    const ended = (): void => {
+      if (req !== this.#req) return;
+      // The hub ended the stream (overflow, shutdown): reconnect as EventSource would.
+      this.#req = undefined;
+      this.#open = false;
+      this.serverClosed++;
+      this.#scheduleReconnect();
+    };
+    res.on('end', ended);
+    res.on('close', ended);
+    res.on('error', () => {});
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#stopped || this.#reconnectTimer !== undefined) return;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      void this.connect();
+    }, this.#options.reconnectDelayMs ?? 50);
+  }
+
+  /**
+   * Drops the connection abruptly, as a network failure would (possibly in the middle of an
+   * event). Does not reconnect: call {@link connect} when the harness decides.
+   */
+  drop(): void {
+    const req = this.#req;
+    this.#req = undefined;
+    this.#open = false;
+    if (this.#reconnectTimer !== undefined) {
+      clearTimeout(this.#reconnectTimer);
+      this.#reconnectTimer = undefined;
+    }
+    req?.destroy();
+  }
+
+  /** Resolves once `check()` holds; checked after every event. */
+  until(check: () => boolean): Promise<void> {
+    if (check()) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ check, resolve }));
+  }
+
+  #wake(): void {
+    if (this.#waiters.length === 0) return;
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!waiter.check()) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+
+  /** Stops for good: drops the connection and never reconnects. */
+  stop(): void {
+    this.#stopped = true;
+    this.drop();
+  }
+}
