@@ -175,6 +175,12 @@ async function main(): Promise<void> {
     maxConnections,
   });
 
+  if (cases.length === 0) {
+    // S5 alone: its own report (nodes.json); latest.json keeps the last S1–S4 run.
+    if (chosen.includes(S5) && !runNodes(quick, notes)) throw new Error(notes.join('; '));
+    return;
+  }
+
   const entries = await buildBenchEntries();
   const node = nodePeers(entries.servers);
   const definitions: Record<string, () => PeerDefinition> = {
@@ -278,7 +284,7 @@ async function main(): Promise<void> {
 }
 
 /** S5: bench/nodes.ts as a child process, its report printed as it goes. */
-function runNodes(quick: boolean, notes: string[]): void {
+function runNodes(quick: boolean, notes: string[]): boolean {
   process.stdout.write('\nS5 two hub nodes over Redis against one (bench/nodes.ts)\n');
   const child = spawnSync(
     process.execPath,
@@ -292,11 +298,11 @@ function runNodes(quick: boolean, notes: string[]): void {
     ],
     { cwd: ROOT, stdio: 'inherit' },
   );
-  if (child.status !== 0) {
-    notes.push(
-      `S5 failed (bench/nodes.ts exit ${child.status ?? child.signal}); see its output above`,
-    );
-  }
+  if (child.status === 0) return true;
+  notes.push(
+    `S5 failed (bench/nodes.ts exit ${child.status ?? child.signal}); see its output above`,
+  );
+  return false;
 }
 
 main().then(
