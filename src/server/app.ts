@@ -12,6 +12,7 @@ import pino, { type Logger } from 'pino';
 import { createHub, type Hub } from '../hub/index.js';
 import type { NodeRequest, NodeResponse } from '../stream/index.js';
 import { createAuthenticator } from './auth.js';
+import { createClientIp, parseTrustedProxies } from './client-ip.js';
 import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { Cors } from './cors.js';
@@ -174,6 +175,7 @@ export async function startServer(
     hub,
     auth: createAuthenticator(config),
     cors: new Cors(config.corsOrigins),
+    clientIp: createClientIp(parseTrustedProxies(config.trustedProxies)),
     connections,
     publishRate: new RateLimiter(config.limits.publishRate),
     metrics: new Metrics(hub, connections),

@@ -8,6 +8,7 @@ import { createHmac, createPrivateKey, randomBytes, X509Certificate } from 'node
 import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseTrustedProxies } from './client-ip.js';
 import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, loadVerificationKey } from './jwt-keys.js';
 
 /** A JWT verification key as configured: a shared secret, a PEM / JWK text, or a JWKS URL. */
@@ -28,7 +29,7 @@ export interface LimitsConfig {
   maxTopics: number;
   /** Largest accepted publish body in bytes. Default 1 MiB. */
   maxBodyBytes: number;
-  /** Publishes per second per publisher token (or per IP without one); 0 = no limit. Default 0. */
+  /** Publishes per second per publisher token; 0 = no limit. Default 0. */
   publishRate: number;
   /**
    * Most ms a client may take to send a request's headers (HTTP/1.1) or to finish the TLS
@@ -93,6 +94,11 @@ export interface ServerConfig {
   dev: boolean;
   /** The dashboard page at `/`. On in dev mode. */
   dashboard: boolean;
+  /**
+   * Proxies (IP addresses and CIDR ranges, IPv4 and IPv6) whose `X-Forwarded-For` names the
+   * client for per-IP limits and logs; empty = the socket's address is always the client's.
+   */
+  trustedProxies: string[];
   /** Log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`. */
   logLevel: LogLevel;
   /** How long a graceful shutdown may take, in ms. Default 10 000. */
@@ -500,8 +506,18 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     valueName: '<per-second>',
     default: 0,
     min: 0,
+    description: 'Publishes per second per publisher token (then 429); 0 = no limit.',
+  },
+  {
+    flag: '--trusted-proxies',
+    type: 'list',
+    group: LIMITS,
+    valueName: '<list>',
+    default: [],
+    defaultText: 'none',
     description:
-      'Publishes per second per publisher token, or per IP without one (then 429); 0 = no limit.',
+      'Comma-separated IPs and CIDR ranges of your reverse proxies (e.g. 127.0.0.1,10.0.0.0/8,::1,fd00::/8). A request from one of them is counted for the per-IP limits and logged under the client address its X-Forwarded-For names (the rightmost untrusted entry); from any other peer the header is ignored.',
+    check: (v) => checkTrustedProxies(v as string[]),
   },
   {
     flag: '--headers-timeout',
@@ -711,6 +727,15 @@ function checkOrigins(origins: string[]): string[] {
     // Browsers send the serialized origin (lower-case host, default port omitted): compare that.
     return url.origin;
   });
+}
+
+function checkTrustedProxies(entries: string[]): string[] {
+  try {
+    parseTrustedProxies(entries);
+  } catch (error) {
+    throw new Invalid((error as Error).message);
+  }
+  return entries;
 }
 
 function checkEngine(text: string): string {
@@ -1344,6 +1369,17 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     );
   }
 
+  // A range that covers every address trusts every client's X-Forwarded-For: allowed (a hub
+  // reachable only through its proxies), but worth saying, since anyone else can then pick the
+  // address they are counted under.
+  const trustedProxies = get('trustedProxies');
+  const everyone = (trustedProxies.value as string[]).filter((entry) => /\/0$/.test(entry));
+  if (everyone.length > 0) {
+    notices.push(
+      `${trustedProxies.source}: ${everyone.join(', ')} trusts every address, so any client that reaches the hub directly can choose the IP it is limited and logged under (X-Forwarded-For); list only your proxies' addresses unless nothing but them can connect.`,
+    );
+  }
+
   const config: ServerConfig = {
     host,
     port: portNumber,
@@ -1364,6 +1400,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     publishOrigins: get('publishOrigins').value as string[],
     dev,
     dashboard,
+    trustedProxies: get('trustedProxies').value as string[],
     logLevel: get('logLevel').value as LogLevel,
     shutdownGraceMs: num('shutdownGrace'),
     limits: {

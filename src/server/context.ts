@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Hub } from '../hub/index.js';
+import type { NodeRequest } from '../stream/index.js';
 import type { Authenticator } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { Cors } from './cors.js';
@@ -16,6 +17,11 @@ export interface ServerContext {
   readonly auth: Authenticator;
   /** CORS headers and preflights. */
   readonly cors: Cors;
+  /**
+   * The client's IP address of a request, for per-IP limits and logs: the socket's, or the one
+   * a trusted proxy's `X-Forwarded-For` names (`--trusted-proxies`, see `client-ip.ts`).
+   */
+  readonly clientIp: (req: NodeRequest) => string;
   /** Subscriber connection limits. */
   readonly connections: ConnectionLimiter;
   /** Publish rate limit per publisher. */

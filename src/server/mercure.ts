@@ -4,7 +4,7 @@ import { EVENT_STREAM_CONTENT_TYPE, type NodeRequest, type NodeResponse } from '
 import type { Identity } from './auth.js';
 import type { ServerContext } from './context.js';
 import { requireAuth } from './require-auth.js';
-import { clientIp, HttpError, readBody } from './respond.js';
+import { HttpError, readBody } from './respond.js';
 import { publishSubscriptionEvents } from './subscriptions.js';
 
 /** The hub's well-known path (Mercure: "the hub MUST be reachable at /.well-known/mercure"). */
@@ -77,7 +77,8 @@ export async function handleSubscribe(
       { 'www-authenticate': 'Bearer realm="herald", error="invalid_token"' },
     );
   }
-  const release = ctx.connections.acquire(clientIp(req));
+  const ip = ctx.clientIp(req);
+  const release = ctx.connections.acquire(ip);
   const cors = ctx.cors.headers(req);
 
   if (req.method === 'HEAD') {
@@ -113,7 +114,8 @@ export async function handleSubscribe(
     }
     throw error;
   }
-  ctx.logger.debug({ subscriber: sub.id, topics, lastEventId, ip: clientIp(req) }, 'subscribe');
+  // The address the limit counted, computed once above: the log line costs no second lookup.
+  ctx.logger.debug({ subscriber: sub.id, topics, lastEventId, ip }, 'subscribe');
   ctx.metrics.streamOpened(transport);
   if (sub.lastEventId !== '') ctx.metrics.replay();
   if (identity?.expiresAt !== undefined) {
@@ -305,7 +307,9 @@ function requireContentType(req: NodeRequest, expected: string, hint: string): v
 /** Authenticates a publisher and spends one token of its rate limit. */
 async function publisherOf(ctx: ServerContext, req: NodeRequest): Promise<Identity | undefined> {
   const identity = requireAuth(ctx, 'publisher', await ctx.auth.publisher(req));
-  ctx.publishRate.take(identity?.token ?? clientIp(req));
+  // Publishing always needs a token (requireAuth refused the request otherwise); the address
+  // keys the bucket only should a publisher ever be let in without one.
+  ctx.publishRate.take(identity?.token ?? ctx.clientIp(req));
   return identity;
 }
 

@@ -63,11 +63,6 @@ export function sendError(
   sendText(res, error.status, error.message, { ...extraHeaders, ...error.headers });
 }
 
-/** The client's IP address as the socket reports it (no proxy headers are trusted). */
-export function clientIp(req: NodeRequest): string {
-  return req.socket?.remoteAddress ?? 'unknown';
-}
-
 /**
  * Reads a request body up to `limit` bytes, within `timeoutMs` (0 = no deadline).
  *

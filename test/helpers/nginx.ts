@@ -77,6 +77,9 @@ ${servers}    keepalive 64;          # idle upstream connections, reused by publ
       proxy_http_version 1.1;          # chunked streams and upstream keepalive need HTTP/1.1
       proxy_set_header Connection "";  # keep upstream connections open
       proxy_set_header Host $host;
+      # The client's address, appended to any the client sent: the nodes read it from the
+      # right (--trusted-proxies), so what a client writes there itself is never believed.
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_buffering off;             # pass every event on at once
       proxy_cache off;
 ${`      proxy_read_timeout ${options.readTimeout ?? '60s'};`.padEnd(39)}# above the hub's --heartbeat (15 s)

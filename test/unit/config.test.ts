@@ -134,6 +134,7 @@ describe('defaults', () => {
       publishOrigins: [],
       dev: false,
       dashboard: false,
+      trustedProxies: [],
       logLevel: 'info',
       shutdownGraceMs: 10_000,
       limits: {
@@ -479,6 +480,85 @@ describe('flags', () => {
     const { notices } = load([], { HERALD_PROT: '80', PATH: '/bin' });
     assert.ok(notices.some((n) => /Ignoring HERALD_PROT.*did you mean HERALD_PORT/.test(n)));
     assert.ok(!notices.some((n) => n.includes('PATH')));
+  });
+});
+
+describe('--trusted-proxies', () => {
+  it('reads IPv4 and IPv6 addresses and ranges from a flag, the environment or a file', () => {
+    assert.deepEqual(
+      load(['--trusted-proxies', '127.0.0.1, 10.0.0.0/8,::1,fd00::/8']).config.trustedProxies,
+      ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8'],
+    );
+    assert.deepEqual(
+      load([], { HERALD_TRUSTED_PROXIES: '192.168.0.0/16,::ffff:172.16.0.0/108' }).config
+        .trustedProxies,
+      ['192.168.0.0/16', '::ffff:172.16.0.0/108'],
+    );
+    const FILE = '/etc/herald/herald.yaml';
+    const { config } = load(
+      ['--config', FILE],
+      {},
+      { [FILE]: 'trustedProxies: [127.0.0.1, "2001:db8::/32"]\n' },
+    );
+    assert.deepEqual(config.trustedProxies, ['127.0.0.1', '2001:db8::/32']);
+  });
+
+  it('accumulates repeated flags, and a flag beats the environment', () => {
+    assert.deepEqual(
+      load(['--trusted-proxies', '127.0.0.1', '--trusted-proxies', '::1'], {
+        HERALD_TRUSTED_PROXIES: '10.0.0.0/8',
+      }).config.trustedProxies,
+      ['127.0.0.1', '::1'],
+    );
+  });
+
+  it('refuses an entry that is not an address or a range, naming it and its source', () => {
+    for (const bad of [
+      'localhost',
+      '10.0.0.0/33',
+      '::1/129',
+      '10.0.0.0/',
+      '10.0.0.0/8/8',
+      '10.0.0.0/-1',
+      '10.0.0.0/ 8',
+      '256.1.1.1',
+      '1.2.3',
+      '01.2.3.4',
+      '[::1]',
+      'fe80::1%eth0',
+      '127.0.0.1:80',
+      '*',
+    ]) {
+      const error = rejects(
+        { argv: ['--trusted-proxies', `127.0.0.1,${bad}`] },
+        '--trusted-proxies',
+      );
+      assert.equal(error.code, 'INVALID_VALUE');
+      assert.ok(error.message.includes(`"${bad}"`), `names ${bad}: ${error.message}`);
+      assert.match(error.message, /10\.0\.0\.0\/8/, 'shows an example');
+    }
+    rejects(
+      { env: { HERALD_TRUSTED_PROXIES: '10.0.0.0/40' } },
+      'HERALD_TRUSTED_PROXIES',
+      /0 to 32/,
+    );
+    rejects({ argv: ['--trusted-proxies', 'fd00::/200'] }, '--trusted-proxies', /0 to 128/);
+    rejects(
+      { env: { HERALD_CONFIG: '/h.json' }, fs: { '/h.json': '{"trustedProxies": ["nope"]}' } },
+      '/h.json (key "trustedProxies")',
+      /"nope"/,
+    );
+    rejects(
+      { env: { HERALD_CONFIG: '/h.json' }, fs: { '/h.json': '{"trustedProxies": [1]}' } },
+      '/h.json (key "trustedProxies")',
+    );
+  });
+
+  it('warns when a range trusts every address', () => {
+    const { notices } = load(['--jwt-key', SECRET, '--trusted-proxies', '10.0.0.0/8,0.0.0.0/0']);
+    assert.equal(notices.length, 1);
+    assert.match(notices[0]!, /--trusted-proxies: 0\.0\.0\.0\/0 trusts every address/);
+    assert.deepEqual(load(['--jwt-key', SECRET, '--trusted-proxies', '10.0.0.0/8']).notices, []);
   });
 });
 
