@@ -357,11 +357,18 @@ export class Hub extends EventEmitter<HubEventMap> {
 
   readonly #visit = (sub: HubSubscription, delivery: Delivery): void => {
     if (sub.closed || !sub.accepts(delivery.event)) return;
-    this.#delivered++;
     if (!sub.live) {
+      this.#delivered++;
       sub.hold(delivery.event);
       return;
     }
+    if (sub.liveAfter !== undefined) {
+      // The replay read history on its own (XRANGE on another connection, say) and may have got
+      // further than the live delivery has: what it wrote must not be written twice.
+      if (this.engine.compare(delivery.event.position, sub.liveAfter) <= 0) return;
+      sub.liveAfter = undefined;
+    }
+    this.#delivered++;
     if (sub.batch.length === 0) this.#dirty.push(sub);
     sub.batch.push(delivery.index);
   };
@@ -490,6 +497,8 @@ export class Hub extends EventEmitter<HubEventMap> {
     const tail =
       cursor === null ? held : held.filter((e) => engine.compare(e.position, cursor) > 0);
     if (tail.length > 0) stream!.sendBytes(Buffer.concat(tail.map((e) => this.#bytes(e))));
+    // The engine's live delivery may still be behind what the replay read (see #visit).
+    if (cursor !== null) sub.liveAfter = cursor;
     sub.goLive();
   }
 }

@@ -36,6 +36,12 @@ export class HubSubscription implements Subscription {
   #pendingBytes = 0;
   /** `pending` outgrew its bound and was dropped: the replay must read history again. */
   pendingOverflowed = false;
+  /**
+   * The engine position the replay read up to, while the engine's live delivery may still be
+   * behind it: live events at or before it were already written by the replay. Cleared by the
+   * first live event past it (the engine delivers in order).
+   */
+  liveAfter: string | undefined;
   /** Indices into the hub's current batch of events for this subscriber. */
   readonly batch: number[] = [];
 

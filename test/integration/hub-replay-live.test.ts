@@ -231,3 +231,57 @@ test('a reader that stops reading mid-replay holds the replay up; it resumes and
     await engine.close();
   }
 });
+
+describe('replay → live with an engine whose live delivery lags its history reads', () => {
+  // Redis: the replay reads with XRANGE on one connection while the live reader's XREAD on
+  // another can be behind it, so events the replay wrote may be delivered live afterwards.
+  // Found by `npm run chaos -- --scenario failover` (a few duplicates per thousand resumes).
+  test('events the replay wrote are not written again when the live delivery catches up', async () => {
+    const engine = memoryEngine({ maxEvents: 10_000, maxBytes: Number.POSITIVE_INFINITY });
+    // Live delivery waits until the test releases it; history reads see every appended event.
+    let lagging = true;
+    const queued: Array<() => void> = [];
+    const onEvent = engine.onEvent.bind(engine);
+    engine.onEvent = (listener) =>
+      onEvent((event) => {
+        if (lagging) queued.push(() => listener(event));
+        else listener(event);
+      });
+    const hub = createHub({ engine, heartbeatMs: 0, replayPageSize: 7 });
+    current = hub;
+    try {
+      const published: EngineEvent[] = [];
+      for (let n = 0; n < 40; n++)
+        published.push(await hub.publish({ topics: '/r', data: `h${n}` }));
+      let sub: Subscription | undefined;
+      route = (s) => {
+        sub = s;
+      };
+      const { res, reader } = await openStream(`${server.origin}/sub?topic=/r`, {
+        'Last-Event-ID': published[9]!.id,
+      });
+      assert.equal(res.statusCode, 200);
+      await withTimeout(sub!.ready, 'the replay to finish', 10_000);
+      await reader.events.until((events) => events.length === 30, 'the replay', 10_000);
+
+      // The live delivery catches up with what the replay already wrote, then goes on.
+      lagging = false;
+      for (const release of queued.splice(0)) release();
+      for (let n = 0; n < 5; n++)
+        published.push(await hub.publish({ topics: '/r', data: `l${n}` }));
+      await reader.events.until(
+        (events) => events.at(-1)?.id === published.at(-1)!.id,
+        'the live events',
+        10_000,
+      );
+      assertSameSequence(
+        reader.events.items.map((e) => e.id),
+        published.slice(10).map((e) => e.id),
+        'ids after the requested one',
+      );
+    } finally {
+      route = undefined;
+      await hub.close();
+    }
+  });
+});
