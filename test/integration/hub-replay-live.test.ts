@@ -250,7 +250,7 @@ describe('replay → live with an engine whose live delivery lags its history re
     const hub = createHub({ engine, heartbeatMs: 0, replayPageSize: 7 });
     current = hub;
     try {
-      const published: EngineEvent[] = [];
+      const published: Array<{ id: string }> = [];
       for (let n = 0; n < 40; n++)
         published.push(await hub.publish({ topics: '/r', data: `h${n}` }));
       let sub: Subscription | undefined;
