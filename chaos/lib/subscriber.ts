@@ -1,6 +1,8 @@
 // A subscriber that keeps books: every id it receives, across all its connections, in arrival
 // order, and every `herald.gap` the hub told it about. It reconnects the way EventSource does
 // (with the last event id it saw) whenever the harness drops it or the hub ends its stream.
+// Given several hub addresses (`origins`), it fails over to the next one when its hub goes away
+// or refuses it, as a client with a list of hubs does.
 // Parsing uses the independent eventsource-parser package, not Herald's own parser.
 import { type ClientRequest, get, type IncomingMessage } from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
@@ -34,6 +36,28 @@ export interface SubscriberOptions {
    * default 50 ms. The harness's own drops reconnect when the harness says.
    */
   reconnectDelayMs?: number;
+  /**
+   * The hub addresses, in order of preference, for a client that knows several nodes (how a
+   * client with a list of hubs, or DNS round robin, fails over). When given, `url` is unused:
+   * a connection goes to the current entry; a refusal, a connection that fails before an
+   * answer, or a stream the hub ended moves to the next entry (wrapping around); a
+   * {@link AccountingSubscriber.drop} by the harness starts again from the first.
+   */
+  origins?: () => readonly string[];
+  /** Called when a connection got its 200, with where it went and the id it resumed after. */
+  onOpen?: (open: OpenRecord) => void;
+}
+
+/** One connection that got a 200. */
+export interface OpenRecord {
+  /** The hub address it went to. */
+  origin: string;
+  /** The Last-Event-ID it sent (`''` for none). */
+  lastEventId: string;
+  /** `performance.now()` when the answer came. */
+  at: number;
+  /** Events received before it (over all earlier connections). */
+  eventsBefore: number;
 }
 
 /**
@@ -55,6 +79,8 @@ export class AccountingSubscriber {
   readonly refused = new Map<number, number>();
   /** The last event id seen, as EventSource keeps it. */
   lastEventId = '';
+  /** Every connection that got a 200, in order. */
+  readonly opens: OpenRecord[] = [];
 
   readonly #options: SubscriberOptions;
   #req: ClientRequest | undefined;
@@ -62,6 +88,8 @@ export class AccountingSubscriber {
   #stopped = false;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #waiters: Array<{ check: () => boolean; resolve: () => void }> = [];
+  /** Index into `origins()` of the next connection. */
+  #originIndex = 0;
 
   constructor(options: SubscriberOptions) {
     this.#options = options;
@@ -75,6 +103,18 @@ export class AccountingSubscriber {
   /** Whether a connection is being made or is open. */
   get active(): boolean {
     return this.#req !== undefined;
+  }
+
+  /** Where the next (or the open) connection goes. */
+  get origin(): string {
+    const origins = this.#options.origins?.();
+    if (origins === undefined || origins.length === 0) return this.#options.url;
+    return origins[this.#originIndex % origins.length]!;
+  }
+
+  /** With `origins`: the next connection tries the next hub. */
+  #failOver(): void {
+    if (this.#options.origins !== undefined) this.#originIndex++;
   }
 
   /** Whether `id` has been received (needs `record`). */
@@ -100,9 +140,11 @@ export class AccountingSubscriber {
       if (this.#options.resumeViaQuery?.() === true) params.set('lastEventID', this.lastEventId);
       else headers['last-event-id'] = this.lastEventId;
     }
+    const origin = this.origin;
+    const resumeAfter = this.lastEventId;
     return new Promise((resolve) => {
       const req = get(
-        `${this.#options.url}/.well-known/mercure?${params}`,
+        `${origin}/.well-known/mercure?${params}`,
         { headers, agent: false },
         (res) => {
           if (req !== this.#req) {
@@ -115,6 +157,7 @@ export class AccountingSubscriber {
             res.resume();
             this.#req = undefined;
             req.destroy();
+            this.#failOver();
             this.#scheduleReconnect();
             resolve();
             return;
@@ -127,6 +170,14 @@ export class AccountingSubscriber {
           }
           this.#open = true;
           this.connections++;
+          const record: OpenRecord = {
+            origin,
+            lastEventId: resumeAfter,
+            at: performance.now(),
+            eventsBefore: this.events,
+          };
+          this.opens.push(record);
+          this.#options.onOpen?.(record);
           this.#read(req, res);
           resolve();
         },
@@ -141,6 +192,7 @@ export class AccountingSubscriber {
         // Closed before any answer (connection refused or reset).
         this.#req = undefined;
         this.#open = false;
+        this.#failOver();
         this.#scheduleReconnect();
         resolve();
       });
@@ -175,6 +227,7 @@ export class AccountingSubscriber {
       this.#req = undefined;
       this.#open = false;
       this.serverClosed++;
+      this.#failOver();
       this.#scheduleReconnect();
     };
     res.on('end', ended);
@@ -192,12 +245,14 @@ export class AccountingSubscriber {
 
   /**
    * Drops the connection abruptly, as a network failure would (possibly in the middle of an
-   * event). Does not reconnect: call {@link connect} when the harness decides.
+   * event). Does not reconnect: call {@link connect} when the harness decides (with `origins`,
+   * that connection goes to the first of them again).
    */
   drop(): void {
     const req = this.#req;
     this.#req = undefined;
     this.#open = false;
+    this.#originIndex = 0;
     if (this.#reconnectTimer !== undefined) {
       clearTimeout(this.#reconnectTimer);
       this.#reconnectTimer = undefined;

@@ -2,8 +2,16 @@
 // and appending it here (multi-node and engine-restart scenarios go in the same list).
 import type { Scenario } from '../scenario.js';
 import { drops } from './drops.js';
+import { engineRestart } from './engine-restart.js';
+import { failover } from './failover.js';
 import { publisherFlood } from './flood.js';
 import { slowConsumers } from './slow-consumers.js';
 
 /** Every scenario `npm run chaos` knows. */
-export const SCENARIOS: Scenario[] = [drops, slowConsumers, publisherFlood];
+export const SCENARIOS: Scenario[] = [
+  drops,
+  slowConsumers,
+  publisherFlood,
+  failover,
+  engineRestart,
+];
