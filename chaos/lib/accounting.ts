@@ -36,6 +36,32 @@ export interface Account {
   examples: string[];
 }
 
+/** The table columns {@link accountCells} fills, in its order. */
+export const ACCOUNT_COLUMNS = [
+  'expected',
+  'received',
+  'lost',
+  'dup',
+  'order',
+  'leak',
+  'gaps',
+  'in gap',
+];
+
+/** An account's figures as table cells, in the order of {@link ACCOUNT_COLUMNS}. */
+export function accountCells(a: Account): number[] {
+  return [
+    a.expected,
+    a.received,
+    a.lost,
+    a.duplicated,
+    a.outOfOrder,
+    a.unexpected,
+    a.gaps,
+    a.lostInGap,
+  ];
+}
+
 /** What a subscriber says it received. */
 export interface Ledger {
   /** Selectors: exact topics or `*` (the harness uses no templates here). */

@@ -4,7 +4,15 @@
 // entry that got no 200 must be a publish whose answer was lost mid-request (its node or the
 // engine died while it was in flight: the engines document that such an append may have been
 // stored). Each subscriber's ledger is then checked against that list with `account`.
-import { type Account, account, clean, type Published, total } from './accounting.js';
+import {
+  ACCOUNT_COLUMNS,
+  type Account,
+  account,
+  accountCells,
+  clean,
+  type Published,
+  total,
+} from './accounting.js';
 import { compareIds } from './publisher.js';
 import type { Random } from './random.js';
 import { AccountingSubscriber } from './subscriber.js';
@@ -134,33 +142,14 @@ export function audit(
     const members = subs.flatMap((s, i) => (s.group === group ? [i] : []));
     const sum = total(members.map((i) => accounts[i]!));
     const conns = members.reduce((n, i) => n + subs[i]!.sub.connections, 0);
-    return [
-      group,
-      members.length,
-      conns - members.length,
-      sum.expected,
-      sum.received,
-      sum.lost,
-      sum.duplicated,
-      sum.outOfOrder,
-      sum.unexpected,
-      sum.gaps,
-      sum.lostInGap,
-    ];
+    return [group, members.length, conns - members.length, ...accountCells(sum)];
   });
   const sum = total(accounts);
   rows.push([
     'all',
     subs.length,
     subs.reduce((n, s) => n + s.sub.connections, 0) - subs.length,
-    sum.expected,
-    sum.received,
-    sum.lost,
-    sum.duplicated,
-    sum.outOfOrder,
-    sum.unexpected,
-    sum.gaps,
-    sum.lostInGap,
+    ...accountCells(sum),
   ]);
   const unclean = accounts.flatMap((a, i) =>
     clean(a)
@@ -171,22 +160,7 @@ export function audit(
     accounts,
     sum,
     unclean,
-    table: table(
-      [
-        'subscribers',
-        'n',
-        'reconnects',
-        'expected',
-        'received',
-        'lost',
-        'dup',
-        'order',
-        'leak',
-        'gaps',
-        'in gap',
-      ],
-      rows,
-    ),
+    table: table(['subscribers', 'n', 'reconnects', ...ACCOUNT_COLUMNS], rows),
   };
 }
 

@@ -8,7 +8,14 @@
 // `herald.gap`. At the end every subscriber's ledger is checked against what was published:
 // nothing lost outside an announced gap, nothing twice, nothing out of order, nothing it was not
 // entitled to.
-import { type Account, account, clean, total } from '../lib/accounting.js';
+import {
+  ACCOUNT_COLUMNS,
+  type Account,
+  account,
+  accountCells,
+  clean,
+  total,
+} from '../lib/accounting.js';
 import { SteadyPublisher } from '../lib/publisher.js';
 import { seeded } from '../lib/random.js';
 import { AccountingSubscriber } from '../lib/subscriber.js';
@@ -199,40 +206,14 @@ export const drops: Scenario = {
         i,
         subs[i]!.label,
         subs[i]!.sub.connections,
-        a.expected,
-        a.received,
-        a.lost,
-        a.duplicated,
-        a.outOfOrder,
-        a.unexpected,
-        a.gaps,
-        a.lostInGap,
+        ...accountCells(a),
       ]);
-      const header = [
-        '#',
-        'selectors / private',
-        'conns',
-        'expected',
-        'received',
-        'lost',
-        'dup',
-        'order',
-        'leak',
-        'gaps',
-        'in gap',
-      ];
+      const header = ['#', 'selectors / private', 'conns', ...ACCOUNT_COLUMNS];
       rows.push([
         'all',
         '',
         subs.reduce((n, { sub }) => n + sub.connections, 0),
-        sum.expected,
-        sum.received,
-        sum.lost,
-        sum.duplicated,
-        sum.outOfOrder,
-        sum.unexpected,
-        sum.gaps,
-        sum.lostInGap,
+        ...accountCells(sum),
       ]);
       const refused = [...publisher.refused].map(([s, n]) => `${s}×${n}`).join(' ') || 'none';
       const report = [
