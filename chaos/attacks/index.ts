@@ -1,0 +1,9 @@
+// The attack scenarios: each is what an outsider could script against `herald serve`, with the
+// bound that stops it asserted as behaviour (a refusal with a reason, a stream closed by policy,
+// a slot returned) and its cost measured (chaos/lib/attack.ts). `npm run chaos` runs them after
+// the fault scenarios; `npm test` runs each one's short variant (test/integration/attack-*.ts).
+// Add an attack by writing its file and appending it here.
+import type { Scenario } from '../scenario.js';
+
+/** Every attack `npm run chaos` knows, in the order of docs/security.md's cost table. */
+export const ATTACKS: Scenario[] = [];
