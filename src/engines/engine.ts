@@ -16,6 +16,8 @@
  * @packageDocumentation
  */
 
+import { encodedDataLength } from '../protocol/encode.js';
+
 /** What went wrong in an engine, machine-readable. */
 export type HeraldEngineErrorCode =
   /** A custom id is already used by an event the engine still retains. */
@@ -108,6 +110,13 @@ export interface HistoryQuery {
   match?: ((event: EngineEvent) => boolean) | undefined;
   /** Return at most this many (matching) events; then `more` tells whether to read on. */
   limit?: number | undefined;
+  /**
+   * Bound the page by bytes: the {@link EngineEvent.size}s of the returned events add up to at
+   * most this many, except that the first event is always returned, however large. Engines that
+   * must transfer events to examine them may count examined events too and stop earlier (with
+   * `more`), so that a read never holds much more than this. Default: no byte bound.
+   */
+  maxBytes?: number | undefined;
 }
 
 /** The answer to a {@link HistoryQuery}. */
@@ -129,7 +138,7 @@ export interface HistoryResult {
    * read; pass `{ position: cursor }` as `after` to read the next page.
    */
   cursor: string | null;
-  /** `true` when `limit` stopped the read before the newest retained event. */
+  /** `true` when `limit` or `maxBytes` stopped the read before the newest retained event. */
   more: boolean;
 }
 
@@ -294,9 +303,16 @@ export const EVENT_OVERHEAD_BYTES = 64;
 /**
  * The approximate bytes an event holds in history: UTF-8 bytes of its data, topics, id and
  * type, plus {@link EVENT_OVERHEAD_BYTES}. Engines use it for their byte bound.
+ *
+ * Data counts as it goes on the wire: every line break in it becomes a `data:` line of its own
+ * (`\n` is 1 byte in the data, 7 encoded), so data made of line breaks counts 7× its length.
+ * The result is never less than the event's encoded size, so bounds in these units also bound
+ * what the event costs once encoded (the hub keeps the encoded bytes next to the data).
  */
 export function eventSize(input: EngineEventInput, id: string): number {
-  let n = EVENT_OVERHEAD_BYTES + Buffer.byteLength(input.data) + Buffer.byteLength(id);
+  // encodedDataLength counts "data: " and "\n" for every line; the first line's 7 bytes are
+  // part of the overhead.
+  let n = EVENT_OVERHEAD_BYTES + encodedDataLength(input.data) - 7 + Buffer.byteLength(id);
   for (const t of input.topics) n += Buffer.byteLength(t);
   if (input.type !== undefined) n += Buffer.byteLength(input.type);
   return n;

@@ -85,3 +85,56 @@ export function encodeEvent(fields: EventFields): string {
 export function encodeEventBytes(fields: EventFields): Uint8Array {
   return utf8.encode(encodeEvent(fields));
 }
+
+/**
+ * The UTF-8 byte length of the `data:` lines {@link encodeEvent} writes for `data`, without
+ * building them: every line costs `data: ` and a line feed on top of its text, so data made of
+ * line breaks grows up to 7× on the wire. Lone surrogates count as the 3 bytes of U+FFFD, as
+ * the encoder writes them.
+ */
+export function encodedDataLength(data: string): number {
+  let bytes = 0;
+  let lines = 1;
+  for (let i = 0; i < data.length; i++) {
+    const c = data.charCodeAt(i);
+    if (c < 0x80) {
+      if (c === 0x0a) lines++;
+      else if (c === 0x0d) {
+        lines++;
+        if (data.charCodeAt(i + 1) === 0x0a) i++; // CRLF is one line break
+      } else bytes++;
+    } else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      const next = data.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes + lines * 7; // "data: " + "\n" per line
+}
+
+/**
+ * The UTF-8 byte length of what {@link encodeEventBytes} returns for an event's `data`, `event`,
+ * `id` and `retry` (valid fields: nothing is checked; a `comment` is not counted), computed
+ * without encoding — for bounds that must count what an event costs on the wire.
+ */
+export function encodedLength(fields: Omit<EventFields, 'comment'>): number {
+  let block = 0;
+  if (fields.retry !== undefined) block += 8 + String(fields.retry).length;
+  if (fields.id !== undefined) block += 5 + utf8Length(fields.id);
+  if (fields.event !== undefined) block += 8 + utf8Length(fields.event);
+  if (fields.data !== undefined) block += encodedDataLength(fields.data);
+  const empty =
+    fields.retry === undefined &&
+    fields.id === undefined &&
+    fields.event === undefined &&
+    fields.data === undefined;
+  return empty ? 0 : block + 1; // the blank line that dispatches the event
+}
+
+/** UTF-8 bytes of a single-line value. */
+function utf8Length(text: string): number {
+  return encodedDataLength(text) - 7;
+}

@@ -3,7 +3,7 @@
  * Pure functions, no I/O, no Node APIs: runs in Node, browsers and workers alike.
  * @packageDocumentation
  */
-export { encodeEvent, encodeEventBytes } from './encode.js';
+export { encodedDataLength, encodedLength, encodeEvent, encodeEventBytes } from './encode.js';
 export { HeraldProtocolError, type HeraldProtocolErrorCode } from './errors.js';
 export { createParser } from './parse.js';
 export type {
