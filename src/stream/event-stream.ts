@@ -50,15 +50,16 @@ export class EventStreamCore implements EventStream {
     }
   };
 
-  /** The heartbeat timer's callback, shared by every stream (the stream is the timer's arg). */
-  static #heartbeat(stream: EventStreamCore): void {
-    stream.#onHeartbeat();
+  /** The stream's timer callback, shared by every stream (the stream is the timer's arg). */
+  static #tick(stream: EventStreamCore): void {
+    stream.#onTimer();
   }
 
   readonly lastEventId: string;
 
   readonly #transport: Transport;
   readonly #heartbeatMs: number;
+  readonly #stallMs: number;
   readonly #queueBytes: number;
   readonly #dropOldest: boolean;
   readonly #onOverflow: ((info: OverflowInfo) => void) | undefined;
@@ -89,9 +90,17 @@ export class EventStreamCore implements EventStream {
 
   /** `performance.now()` of the last write; the heartbeat timer compares against it. */
   #lastWrite = 0;
+  /**
+   * `performance.now()` of the transport's last "wait" (a write that returned `false`) since
+   * which it has not drained; `0` while it is not waiting. The timer closes the stream when this
+   * is older than `#stallMs`.
+   */
+  #blockedSince = 0;
   /** Resolvers of {@link EventStreamCore.drained} promises, settled on drain or close. */
   #drainWaiters: Array<(drained: boolean) => void> | undefined;
+  /** One timer per stream, for heartbeats and stalls alike; `#timerDue` is when it fires. */
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDue = 0;
 
   /**
    * @param transport - carries the bytes; its headers have already been sent
@@ -102,6 +111,7 @@ export class EventStreamCore implements EventStream {
     this.lastEventId = lastEventId;
     this.#transport = transport;
     this.#heartbeatMs = options.heartbeatMs;
+    this.#stallMs = options.stallTimeoutMs;
     this.#queueBytes = options.queueBytes;
     this.#dropOldest = options.overflow === 'drop-oldest';
     this.#onOverflow = options.onOverflow;
@@ -132,7 +142,7 @@ export class EventStreamCore implements EventStream {
       this.#write(encodeEventBytes({ comment, retry: options.retry }));
     }
     this.#lastWrite = performance.now();
-    if (this.#heartbeatMs > 0) this.#armHeartbeat(this.#heartbeatMs);
+    if (this.#heartbeatMs > 0 && this.#timer === undefined) this.#arm(this.#heartbeatMs);
   }
 
   get closed(): boolean {
@@ -225,7 +235,10 @@ export class EventStreamCore implements EventStream {
   #write(bytes: Uint8Array): boolean {
     if (this.#writable) {
       if (this.#heartbeatMs !== 0) this.#lastWrite = performance.now();
-      if (!this.#transport.write(bytes)) this.#writable = false;
+      if (!this.#transport.write(bytes)) {
+        this.#writable = false;
+        this.#blocked();
+      }
       return true;
     }
     const size = bytes.byteLength;
@@ -280,6 +293,7 @@ export class EventStreamCore implements EventStream {
   /** The transport wants more: hand over queued events until it asks us to wait again. */
   #drain(): void {
     if (this.#closed) return;
+    this.#blockedSince = 0; // progress: the stall clock starts again at the next "wait"
     const queue = this.#queue;
     while (this.#head < queue.length) {
       const chunk = queue[this.#head]!;
@@ -288,6 +302,7 @@ export class EventStreamCore implements EventStream {
       this.#lastWrite = performance.now();
       if (!this.#transport.write(chunk)) {
         this.#compact();
+        this.#blocked();
         return;
       }
       if (this.#closed) return;
@@ -305,23 +320,52 @@ export class EventStreamCore implements EventStream {
     }
   }
 
-  #armHeartbeat(delay: number): void {
-    this.#timer = setTimeout(EventStreamCore.#heartbeat, delay, this);
+  #arm(delay: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerDue = performance.now() + delay;
+    this.#timer = setTimeout(EventStreamCore.#tick, delay, this);
   }
 
-  // Writes never touch the timer. When it fires, it checks how long the stream has really been
-  // idle: send a heartbeat if that is a full interval, else sleep for the remainder.
-  #onHeartbeat(): void {
+  /**
+   * The transport asked to wait: start the stall clock. The timer already running (heartbeats)
+   * usually fires before the stall could be due and checks then; it is re-armed only when it
+   * would fire too late (no heartbeat, or one longer than the stall timeout) — once per "wait",
+   * never per write.
+   */
+  #blocked(): void {
+    if (this.#stallMs === 0 || this.#blockedSince !== 0) return;
+    const now = performance.now();
+    this.#blockedSince = now;
+    if (this.#timer === undefined || this.#timerDue > now + this.#stallMs) this.#arm(this.#stallMs);
+  }
+
+  // Writes never touch the timer. When it fires, it checks how long the transport has been
+  // waiting (close it once that is the stall timeout) and how long the stream has really been
+  // idle (send a heartbeat if that is a full interval), then sleeps until the next of the two.
+  #onTimer(): void {
     this.#timer = undefined;
     if (this.#closed) return;
-    const idle = performance.now() - this.#lastWrite;
-    if (idle >= this.#heartbeatMs) {
-      // While events are queued the client is behind, not idle: a heartbeat would only queue.
-      if (this.#writable) this.#write(HEARTBEAT);
-      this.#armHeartbeat(this.#heartbeatMs);
-    } else {
-      this.#armHeartbeat(Math.min(this.#heartbeatMs, Math.ceil(this.#heartbeatMs - idle)));
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    if (this.#heartbeatMs > 0) {
+      const idle = now - this.#lastWrite;
+      if (idle >= this.#heartbeatMs) {
+        // While events are queued the client is behind, not idle: a heartbeat would only queue.
+        if (this.#writable) this.#write(HEARTBEAT);
+        next = this.#heartbeatMs;
+      } else {
+        next = Math.min(this.#heartbeatMs, Math.ceil(this.#heartbeatMs - idle));
+      }
     }
+    if (this.#blockedSince !== 0) {
+      const waited = now - this.#blockedSince;
+      if (waited >= this.#stallMs) {
+        this.#finish('stalled', false);
+        return;
+      }
+      next = Math.min(next, Math.ceil(this.#stallMs - waited));
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
   }
 
   /**

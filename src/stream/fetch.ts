@@ -60,7 +60,9 @@ class ReadableStreamTransport implements Transport {
     if (this.#done) return;
     this.#done = true;
     this.#controller?.error(
-      new Error('herald: event stream aborted because the client did not keep up (queue overflow)'),
+      new Error(
+        'herald: event stream aborted because the client did not keep up (queue overflow or stalled)',
+      ),
     );
   }
 

@@ -7,7 +7,7 @@ export { createEventStreamResponse } from './fetch.js';
 export { EVENT_STREAM_CONTENT_TYPE } from './headers.js';
 export { LAST_EVENT_ID_QUERY_PARAM } from './last-event-id.js';
 export type { NodeRequest, NodeResponse } from './node.js';
-export { DEFAULT_HEARTBEAT_MS, DEFAULT_QUEUE_BYTES } from './options.js';
+export { DEFAULT_HEARTBEAT_MS, DEFAULT_QUEUE_BYTES, DEFAULT_STALL_TIMEOUT_MS } from './options.js';
 export type {
   CloseReason,
   EventStream,

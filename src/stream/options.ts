@@ -11,6 +11,13 @@ import type {
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 /** Default bound of a stream's queue: 1 MiB. */
 export const DEFAULT_QUEUE_BYTES = 1024 * 1024;
+/**
+ * Default time a stream may stay unable to drain before it is closed: 30 s. Longer than a
+ * mobile handover or TCP's own recovery from a short outage (its retransmissions back off to
+ * ~25 s in all after 7 tries), far shorter than the minutes TCP takes to give up on a peer that
+ * vanished, and the time a client that never reads holds its buffers and connection slot.
+ */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 /** setTimeout's largest delay; anything longer fires after 1 ms instead. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -19,6 +26,7 @@ export interface ResolvedOptions {
   heartbeatMs: number;
   queueBytes: number;
   overflow: OverflowPolicy;
+  stallTimeoutMs: number;
   onOverflow: ((info: OverflowInfo) => void) | undefined;
   onClose: ((reason: CloseReason) => void) | undefined;
   signal: AbortSignal | undefined;
@@ -80,6 +88,12 @@ export function resolveOptions(options: EventStreamOptions | undefined): Resolve
       Number.MAX_SAFE_INTEGER,
     ),
     overflow,
+    stallTimeoutMs: integer(
+      'stallTimeoutMs',
+      o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+      0,
+      MAX_TIMER_MS,
+    ),
     onOverflow: callback('onOverflow', o.onOverflow),
     onClose: callback('onClose', o.onClose),
     signal,

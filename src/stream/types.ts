@@ -17,8 +17,10 @@ export type OverflowPolicy = 'close' | 'drop-oldest';
  * - `'client'`: the client went away (connection closed, request aborted, body cancelled).
  * - `'overflow'`: the queue overflowed under the `'close'` policy.
  * - `'error'`: the transport reported an error (a reset HTTP/2 stream, a socket error).
+ * - `'stalled'`: the transport did not drain for {@link EventStreamOptions.stallTimeoutMs}: the
+ *   client stopped reading (or is gone without a word), live or during a replay.
  */
-export type CloseReason = 'server' | 'client' | 'overflow' | 'error';
+export type CloseReason = 'server' | 'client' | 'overflow' | 'error' | 'stalled';
 
 /** Header values accepted in {@link EventStreamOptions.headers}. */
 export type HeaderValue = string | number | readonly string[];
@@ -55,6 +57,16 @@ export interface EventStreamOptions {
   queueBytes?: number;
   /** What to do when an event does not fit in the queue. Default `'close'`. */
   overflow?: OverflowPolicy;
+  /**
+   * Close the stream (reason `'stalled'`, torn down like an overflow) when its transport asked
+   * to wait (a write returned `false`) and has not drained for this many milliseconds: a client
+   * that stopped reading holds its buffers only this long, whether it is behind on live events
+   * or in a history replay waiting for room. Any drain restarts the clock, so a slow reader that
+   * makes progress is never cut by it. Checked by the heartbeat timer, so a stall is noticed
+   * within `stallTimeoutMs` plus at most one heartbeat interval. Default `30000`; `0` turns it
+   * off.
+   */
+  stallTimeoutMs?: number;
   /** Called on every overflow, after the policy was applied. */
   onOverflow?: (info: OverflowInfo) => void;
   /** Called exactly once, when the stream closes for any reason. */
