@@ -229,6 +229,7 @@ class InMemoryEngine implements MemoryEngine {
     this.#assertOpen();
     this.#evictExpired();
     const { after, match, limit = Number.POSITIVE_INFINITY } = query;
+    const maxBytes = query.maxBytes ?? Number.POSITIVE_INFINITY;
     let start: number | undefined; // the position the read starts after
     if (after === EARLIEST) {
       start = this.#firstPos - 1;
@@ -244,9 +245,15 @@ class InMemoryEngine implements MemoryEngine {
     if (!found) start = this.#firstPos - 1;
     const events: EngineEvent[] = [];
     let i = start! - this.#firstPos + 1;
+    let bytes = 0;
     for (; i < this.#count && events.length < limit; i++) {
       const e = this.#at(i);
-      if (match === undefined || match(e)) events.push(e);
+      if (match === undefined || match(e)) {
+        // The first event always; then as many as fit in maxBytes (the next read starts here).
+        if (events.length > 0 && bytes + e.size > maxBytes) break;
+        bytes += e.size;
+        events.push(e);
+      }
     }
     const lastExamined = this.#firstPos + i - 1;
     return {

@@ -41,6 +41,11 @@ export interface RangeRead {
   batch: number;
   /** Messages of the first pull, when fewer are likely needed (default `batch`). */
   firstBatch?: number | undefined;
+  /**
+   * Bytes the read should not pull much beyond: the first pull then asks for one message, and
+   * each next one for as many as fit in what is left at the size of the largest seen so far.
+   */
+  maxBytes?: number | undefined;
   /** How long one pull may stay unanswered, in ms. */
   timeoutMs: number;
   /** The connection's inbox prefix, when it is not `_INBOX`. */
@@ -111,6 +116,9 @@ async function readWith(read: RangeRead, interrupt: Promise<never>): Promise<voi
     let settle: ((error?: Error) => void) | undefined;
     let want = 0;
     let got = 0;
+    // Bytes pulled so far and the largest message, to size the pulls under `maxBytes`.
+    let pulled = 0;
+    let biggest = 0;
     sub = nc.subscribe(inbox, {
       callback: (error: Error | null, msg: Msg) => {
         if (settle === undefined) return;
@@ -129,6 +137,8 @@ async function readWith(read: RangeRead, interrupt: Promise<never>): Promise<voi
           );
         }
         got++;
+        pulled += msg.data.byteLength;
+        if (msg.data.byteLength > biggest) biggest = msg.data.byteLength;
         if (!stopped) {
           if (info.seq > to) stopped = true;
           else {
@@ -141,9 +151,15 @@ async function readWith(read: RangeRead, interrupt: Promise<never>): Promise<voi
       },
     });
     let size = Math.max(1, Math.min(batch, read.firstBatch ?? batch));
+    const maxBytes = read.maxBytes;
+    if (maxBytes !== undefined) size = 1;
     while (!stopped && last < to) {
       want = Math.min(size, to - last);
       size = batch;
+      if (maxBytes !== undefined) {
+        const left = maxBytes - pulled;
+        size = Math.max(1, Math.min(batch, biggest === 0 ? 1 : Math.floor(left / biggest)));
+      }
       got = 0;
       const done = new Promise<void>((resolve, reject) => {
         settle = (error) => {

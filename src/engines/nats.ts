@@ -777,6 +777,8 @@ class JetStreamEngine implements NatsEngine {
   async history(query: HistoryQuery): Promise<HistoryResult> {
     this.#assertOpen();
     const { after, match, limit = Number.POSITIVE_INFINITY } = query;
+    const maxBytes = query.maxBytes ?? Number.POSITIVE_INFINITY;
+    let bytes = 0;
     await this.#whenStarted();
     const [bounds, located] = await Promise.all([
       this.#bounds(),
@@ -817,11 +819,20 @@ class JetStreamEngine implements NatsEngine {
           more = true;
           return false;
         }
+        if (e !== undefined && (match === undefined || match(e))) {
+          // The first event always; then as many as fit in maxBytes (the next read starts here).
+          if (events.length > 0 && bytes + e.size > maxBytes) {
+            more = true;
+            return false;
+          }
+          bytes += e.size;
+          events.push(e);
+        }
         cursor = seq;
-        if (e !== undefined && (match === undefined || match(e))) events.push(e);
         return true;
       },
       limit + 1,
+      Number.isFinite(maxBytes) ? maxBytes : undefined,
     ); // without a filter, one more than `limit` tells whether there is more
     if (!more && events.length >= limit && cursor < bounds.last) more = true;
     if (lookup !== undefined) oldest = await lookup;
@@ -1034,6 +1045,7 @@ class JetStreamEngine implements NatsEngine {
     to: number,
     onMessage: (seq: number, payload: Uint8Array) => boolean,
     firstBatch?: number,
+    maxBytes?: number,
   ): Promise<void> {
     if (to < from) return;
     this.#assertOpen();
@@ -1051,6 +1063,7 @@ class JetStreamEngine implements NatsEngine {
         to,
         batch: this.#pageSize,
         firstBatch,
+        maxBytes,
         timeoutMs: this.#timeoutMs,
         inboxPrefix: this.#connectionOptions?.inboxPrefix,
         signal: abort.signal,

@@ -21,9 +21,14 @@
  * **Bounds.** `maxEvents` and `ttlMs` are enforced by Redis at append time, approximately by
  * default (`~`, whole radix-tree nodes, so a little more may be kept; `exactTrim: true` for
  * exact bounds). The age bound is applied when events are appended, not while the stream is
- * idle. `maxBytes` is not enforced on the stream (Redis cannot trim by size); it only refuses a
- * single event larger than it (`EVENT_TOO_LARGE`). Bound bytes with `maxEvents` and Redis's own
- * `maxmemory`.
+ * idle. `maxBytes` bounds the stream's bytes as `eventSize` counts them: the append script keeps
+ * a running byte total (`<key>:bytes`), records in each entry the total before it (`b`), and
+ * trims the oldest entries exactly until the rest fit; a single event larger than `maxBytes` is
+ * refused (`EVENT_TOO_LARGE`). Redis's own memory per entry is higher (its encoding, the `q` and
+ * `b` fields): leave `maxmemory` room for that.
+ *
+ * **Reads** are bounded by bytes too (`HistoryQuery.maxBytes`): a script returns a page of
+ * entries up to a byte budget, so a replay never pulls a count of large events at once.
  *
  * **Faults.** The command connection has no offline queue: while Redis is unreachable, appends
  * and reads reject at once with `UNAVAILABLE` and `health()` is not ready. An append whose reply
@@ -52,7 +57,7 @@ import {
   validateEventInput,
 } from './engine.js';
 import { connectRedis, type RedisClient } from './redis-connect.js';
-import { APPEND_SCRIPT, LOCATE_SCRIPT } from './redis-scripts.js';
+import { APPEND_SCRIPT, LOCATE_SCRIPT, RANGE_SCRIPT } from './redis-scripts.js';
 
 /** Default {@link RedisEngineOptions.key}. */
 export const DEFAULT_REDIS_KEY = '{herald}:events';
@@ -83,8 +88,9 @@ export interface RedisEngineOptions {
   /** Most events kept in the stream (≥ 1; approximate unless `exactTrim`). Default 10 000. */
   maxEvents?: number;
   /**
-   * Refuses single events larger than this (see `eventSize`) with `EVENT_TOO_LARGE`. The stream
-   * itself is bounded by `maxEvents`, not bytes. Default: no limit.
+   * Most bytes kept in the stream, as `eventSize` counts them: older entries are trimmed
+   * (exactly) past it, and a single event larger than this is refused with `EVENT_TOO_LARGE`.
+   * Default: no byte bound (only `maxEvents`).
    */
   maxBytes?: number;
   /** Events older than this many milliseconds are trimmed on append. Default `0`: none. */
@@ -166,8 +172,16 @@ function idsKeyOf(key: string): string {
   return /\{[^}]+\}/.test(key) ? `${key}:ids` : `{${key}}:ids`;
 }
 
+/** The key of the stream's running byte total, on the stream's hash slot like `<key>:ids`. */
+function bytesKeyOf(key: string): string {
+  return /\{[^}]+\}/.test(key) ? `${key}:bytes` : `{${key}}:bytes`;
+}
+
 const SCRIPT_SHA = new Map(
-  [APPEND_SCRIPT, LOCATE_SCRIPT].map((s) => [s, createHash('sha1').update(s).digest('hex')]),
+  [APPEND_SCRIPT, LOCATE_SCRIPT, RANGE_SCRIPT].map((s) => [
+    s,
+    createHash('sha1').update(s).digest('hex'),
+  ]),
 );
 
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
@@ -177,6 +191,7 @@ class RedisStreamEngine implements RedisEngine {
   readonly ready: Promise<void>;
   readonly #key: string;
   readonly #idsKey: string;
+  readonly #bytesKey: string;
   readonly #maxEvents: number;
   readonly #maxBytes: number;
   readonly #ttlMs: number;
@@ -208,6 +223,8 @@ class RedisStreamEngine implements RedisEngine {
   #newest: string | null = null;
   #sizeTotal = 0;
   #sizeCount = 0;
+  /** Retained bytes as the last append reported them (`-1`: unknown, estimate instead). */
+  #retainedBytes = -1;
   readonly #loopDone: Promise<void>;
 
   constructor(options: RedisEngineOptions) {
@@ -216,6 +233,7 @@ class RedisStreamEngine implements RedisEngine {
       throw new HeraldEngineError('INVALID_OPTIONS', 'redisEngine: key must be a non-empty string');
     }
     this.#idsKey = idsKeyOf(this.#key);
+    this.#bytesKey = bytesKeyOf(this.#key);
     this.#maxEvents = option('maxEvents', options.maxEvents, DEFAULT_REDIS_MAX_EVENTS, 1);
     this.#maxBytes =
       options.maxBytes === undefined || options.maxBytes === Number.POSITIVE_INFINITY
@@ -368,10 +386,18 @@ class RedisStreamEngine implements RedisEngine {
     const reply = (await this.#guard(
       this.#script(
         APPEND_SCRIPT,
-        [this.#key, this.#idsKey],
-        [customId ?? '', String(this.#maxEvents), this.#trim, String(this.#ttlMs), ...fields],
+        [this.#key, this.#idsKey, this.#bytesKey],
+        [
+          customId ?? '',
+          String(this.#maxEvents),
+          this.#trim,
+          String(this.#ttlMs),
+          String(probeSize),
+          Number.isFinite(this.#maxBytes) ? String(this.#maxBytes) : '0',
+          ...fields,
+        ],
       ),
-    )) as [string, string, number?, string?];
+    )) as [string, string, number?, string?, number?];
     if (reply[0] === 'dup') {
       throw new HeraldEngineError(
         'DUPLICATE_ID',
@@ -381,6 +407,7 @@ class RedisStreamEngine implements RedisEngine {
     const position = reply[1];
     this.#length = Number(reply[2] ?? 0);
     this.#oldest = reply[3] === '' || reply[3] === undefined ? null : reply[3];
+    this.#retainedBytes = reply[4] === undefined || reply[4] === 0 ? -1 : Number(reply[4]);
     if (this.#newest === null || compareEntryIds(this.#newest, position) < 0) {
       this.#newest = position;
     }
@@ -410,6 +437,7 @@ class RedisStreamEngine implements RedisEngine {
   async history(query: HistoryQuery): Promise<HistoryResult> {
     this.#assertOpen();
     const { after, match, limit = Number.POSITIVE_INFINITY } = query;
+    const maxBytes = query.maxBytes ?? Number.POSITIVE_INFINITY;
     await this.#whenStarted();
     let found: boolean;
     let start: string | null; // read strictly after this entry id; null = from the beginning
@@ -440,10 +468,21 @@ class RedisStreamEngine implements RedisEngine {
     let cursor = start;
     let more = false;
     let from = start === null ? '-' : `(${start}`;
+    // Bytes of the entries examined: every one was transferred, matching or not.
+    let spent = 0;
     outer: for (;;) {
-      const page = (await this.#guard(
-        this.#cmd.call('XRANGE', this.#key, from, '+', 'COUNT', String(this.#pageSize)),
-      )) as Entry[];
+      if (spent >= maxBytes) {
+        more = true;
+        break;
+      }
+      const budget = Number.isFinite(maxBytes) ? String(maxBytes - spent) : '9007199254740991';
+      const [page, done] = (await this.#guard(
+        this.#script(
+          RANGE_SCRIPT,
+          [this.#key],
+          [from, String(this.#pageSize), budget, events.length === 0 ? '1' : '0'],
+        ),
+      )) as [Entry[], number];
       for (let i = 0; i < page.length; i++) {
         if (events.length >= limit) {
           more = true;
@@ -451,9 +490,14 @@ class RedisStreamEngine implements RedisEngine {
         }
         const e = this.#toEvent(page[i]!);
         cursor = e.position;
+        spent += e.size;
         if (match === undefined || match(e)) events.push(e);
       }
-      if (page.length < this.#pageSize) break;
+      if (done === 1) break;
+      if (page.length === 0) {
+        more = true; // the byte budget is spent
+        break;
+      }
       from = `(${cursor}`;
     }
     this.#assertOpen();
@@ -532,7 +576,7 @@ class RedisStreamEngine implements RedisEngine {
     const avg = this.#sizeCount > 0 ? this.#sizeTotal / this.#sizeCount : 0;
     return {
       events: this.#length,
-      bytes: Math.round(avg * this.#length),
+      bytes: this.#retainedBytes >= 0 ? this.#retainedBytes : Math.round(avg * this.#length),
       oldest: this.#oldest,
       newest: this.#newest,
     };
