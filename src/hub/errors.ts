@@ -4,6 +4,8 @@ export type HeraldHubErrorCode =
   | 'CLOSED'
   /** `publish` was called with something that cannot be published (see the message). */
   | 'INVALID_PUBLISH'
+  /** The event's encoded size is more than a subscriber queue holds (`maxEventBytes`). */
+  | 'EVENT_TOO_LARGE'
   /** `subscribe` was called with invalid options (see the message). */
   | 'INVALID_SUBSCRIBE'
   /** `createHub` options are invalid. */

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { EARLIEST, type Engine, type EngineEvent } from '../engines/engine.js';
 import { memoryEngine } from '../engines/memory.js';
-import { encodeEventBytes } from '../protocol/index.js';
+import { encodedLength, encodeEventBytes } from '../protocol/index.js';
 import { EventStreamCore } from '../stream/event-stream.js';
 import {
   createEventStream,
@@ -14,6 +14,7 @@ import {
 } from '../stream/index.js';
 import { readLastEventId } from '../stream/last-event-id.js';
 import { resolveOptions } from '../stream/options.js';
+import { EncodedCache } from './encoded-cache.js';
 import { HeraldHubError } from './errors.js';
 import { RateMeter } from './rate.js';
 import { HubSubscription } from './subscription.js';
@@ -33,6 +34,10 @@ export const GAP_EVENT_TYPE = 'herald.gap';
 
 const DEFAULT_CLOSE_RETRY_MS = 1000;
 const DEFAULT_REPLAY_PAGE_SIZE = 512;
+/** Default {@link HubOptions.replayCacheBytes}: 16 MiB. */
+const DEFAULT_REPLAY_CACHE_BYTES = 16 * 1024 * 1024;
+/** What a generated id may take on the wire, counted before the engine chose it. */
+const GENERATED_ID_BYTES = 40;
 /** A flush that wrote to this many subscribers makes the next one wait a loop turn. */
 const COALESCE_AFTER_WRITES = 256;
 /** A header value Node accepts as is: visible ASCII and spaces. */
@@ -66,6 +71,9 @@ export class Hub extends EventEmitter<HubEventMap> {
   readonly #subscriptions = new Set<HubSubscription>();
   readonly #rate = new RateMeter();
   readonly #encoded = new WeakMap<EngineEvent, Uint8Array>();
+  readonly #replayCache: EncodedCache;
+  /** The encoded size above which an event is refused at publish. */
+  readonly #maxEventBytes: number;
   readonly #unlisten: () => void;
   #closed = false;
   /** The SSE id of the newest event the engine delivered. */
@@ -90,6 +98,7 @@ export class Hub extends EventEmitter<HubEventMap> {
       heartbeatMs: options.heartbeatMs,
       queueBytes: options.queueBytes,
       overflow: options.overflow,
+      stallTimeoutMs: options.stallTimeoutMs,
     };
     try {
       resolveOptions(this.#streamDefaults); // the same checks the streams will make
@@ -106,6 +115,16 @@ export class Hub extends EventEmitter<HubEventMap> {
       options.replayPageSize,
       DEFAULT_REPLAY_PAGE_SIZE,
     );
+    this.#maxEventBytes = positiveInteger(
+      'maxEventBytes',
+      options.maxEventBytes,
+      options.queueBytes ?? DEFAULT_QUEUE_BYTES,
+    );
+    this.#replayCache = new EncodedCache(
+      options.replayCacheBytes === 0
+        ? 0
+        : positiveInteger('replayCacheBytes', options.replayCacheBytes, DEFAULT_REPLAY_CACHE_BYTES),
+    );
     this.#unlisten = this.engine.onEvent(this.#deliver);
   }
 
@@ -113,8 +132,9 @@ export class Hub extends EventEmitter<HubEventMap> {
    * Publishes one event to every subscriber whose selectors match one of its topics.
    *
    * @returns the event's SSE id, once the engine stored it
-   * @throws (as a rejection) {@link HeraldHubError} `INVALID_PUBLISH` / `CLOSED`, or the engine's
-   *   `HeraldEngineError` (`INVALID_EVENT`, `DUPLICATE_ID`, `EVENT_TOO_LARGE`, `UNAVAILABLE`)
+   * @throws (as a rejection) {@link HeraldHubError} `INVALID_PUBLISH` / `EVENT_TOO_LARGE` /
+   *   `CLOSED`, or the engine's `HeraldEngineError` (`INVALID_EVENT`, `DUPLICATE_ID`,
+   *   `EVENT_TOO_LARGE`, `UNAVAILABLE`)
    */
   async publish(input: PublishInput): Promise<PublishResult> {
     if (this.#closed) throw new HeraldHubError('CLOSED', 'the hub is closed: publish refused');
@@ -122,9 +142,11 @@ export class Hub extends EventEmitter<HubEventMap> {
       throw new HeraldHubError('INVALID_PUBLISH', 'publish takes an object: { topics, data, … }');
     }
     const topics = typeof input.topics === 'string' ? [input.topics] : input.topics;
+    const data = serialize(input.data);
+    this.#checkSize(data, input);
     const event = await this.engine.append({
       topics,
-      data: serialize(input.data),
+      data,
       type: input.type,
       id: input.id,
       retry: input.retry,
@@ -177,12 +199,13 @@ export class Hub extends EventEmitter<HubEventMap> {
         throw new HeraldHubError('INVALID_SUBSCRIBE', (error as Error).message);
       }
     }
+    const queueBytes = streamOptions.queueBytes ?? DEFAULT_QUEUE_BYTES;
     const sub = new HubSubscription(
       options.topics,
       requested,
       options.authorized,
       options.filter,
-      streamOptions.queueBytes ?? DEFAULT_QUEUE_BYTES,
+      queueBytes,
       this.#remove,
       options.onClose,
     );
@@ -228,7 +251,7 @@ export class Hub extends EventEmitter<HubEventMap> {
       if (this.#closed) s.retry(this.#closeRetryMs);
       s.close();
     };
-    this.#replay(sub, plan, open).then(
+    this.#replay(sub, plan, open, queueBytes).then(
       () => {
         if (sub.closed) endUnopened();
       },
@@ -245,6 +268,38 @@ export class Hub extends EventEmitter<HubEventMap> {
       },
     );
     return sub;
+  }
+
+  /**
+   * Checks what {@link Hub.publish} checks of an event's size, without publishing: for callers
+   * that must refuse a batch as a whole before publishing any of it.
+   *
+   * @throws {@link HeraldHubError} `EVENT_TOO_LARGE` (or `INVALID_PUBLISH` for data that cannot
+   *   be serialized)
+   */
+  checkSize(input: PublishInput): void {
+    this.#checkSize(serialize(input.data), input);
+  }
+
+  /**
+   * Refuses an event whose encoded size is more than a subscriber's queue holds: it could reach
+   * a subscriber only whose socket happened to be idle, and two in a row would cut off even a
+   * subscriber that reads as fast as it can. Said at once to the publisher instead.
+   */
+  #checkSize(data: string, input: PublishInput): void {
+    const { type, id, retry } = input;
+    // Fields the engine will refuse anyway: let it say why.
+    if (type !== undefined && typeof type !== 'string') return;
+    if (id !== undefined && typeof id !== 'string') return;
+    if (retry !== undefined && !Number.isSafeInteger(retry)) return;
+    let size = encodedLength({ data, event: type, retry, id: id ?? '' });
+    if (id === undefined) size += GENERATED_ID_BYTES;
+    if (size > this.#maxEventBytes) {
+      throw new HeraldHubError(
+        'EVENT_TOO_LARGE',
+        `the event takes ${size} bytes encoded (every line break in data starts a new "data: " line), more than a subscriber's queue holds (${this.#maxEventBytes} bytes, queueBytes): no subscriber could be sent it without being cut off; publish smaller events, or raise the queue bound`,
+      );
+    }
   }
 
   /** The SSE id of the newest event the engine delivered (`''` before the first). */
@@ -291,6 +346,7 @@ export class Hub extends EventEmitter<HubEventMap> {
       sub.stream?.retry(this.#closeRetryMs);
       sub.close();
     }
+    this.#replayCache.clear();
     if (this.#ownsEngine) await this.engine.close();
   }
 
@@ -325,16 +381,24 @@ export class Hub extends EventEmitter<HubEventMap> {
     this.emit('unsubscribe', sub);
   };
 
-  /** The bytes of an event, encoded once and shared by every subscriber and replay. */
-  #bytes(event: EngineEvent): Uint8Array {
+  /**
+   * The bytes of an event, encoded once and shared by every subscriber and replay. A replay
+   * (`replay: true`) also looks the event up by position, for engines that hand each history
+   * reader a copy of its own (see {@link EncodedCache}).
+   */
+  #bytes(event: EngineEvent, replay = false): Uint8Array {
     let bytes = this.#encoded.get(event);
     if (bytes === undefined) {
-      bytes = encodeEventBytes({
-        id: event.id,
-        event: event.type,
-        data: event.data,
-        retry: event.retry,
-      });
+      bytes = replay ? this.#replayCache.get(event) : undefined;
+      if (bytes === undefined) {
+        bytes = encodeEventBytes({
+          id: event.id,
+          event: event.type,
+          data: event.data,
+          retry: event.retry,
+        });
+        if (replay) this.#replayCache.set(event, bytes);
+      }
       this.#encoded.set(event, bytes);
     }
     return bytes;
@@ -425,11 +489,19 @@ export class Hub extends EventEmitter<HubEventMap> {
   /**
    * Writes what the subscriber missed, then switches it to live without gap or duplicate:
    * live events held meanwhile are written only when they come after the last history read.
+   *
+   * Bounded like live delivery: what the stream buffers (its queue and the transport's buffer)
+   * stays within `queueBytes`. History is read in pages no larger than the room left in the
+   * stream, each event is written as it is (the same bytes other readers share, never a copy
+   * of the page), and the replay waits for the client to drain before it reads on. A client
+   * that stops reading therefore holds no page, only what its stream already buffers, until
+   * the stream's stall timeout closes it.
    */
   async #replay(
     sub: HubSubscription,
     plan: ReplayPlan,
     open: (lastEventIdHeader: string) => EventStream,
+    queueBytes: number,
   ): Promise<void> {
     const engine = this.engine;
     let stream: EventStream | undefined;
@@ -438,14 +510,26 @@ export class Hub extends EventEmitter<HubEventMap> {
     let lastWritten = sub.lastEventId;
     const match = (event: EngineEvent): boolean => sub.wants(event);
 
+    // Writes events one by one; waits for the client first when an event would take what the
+    // stream buffers past queueBytes. (An event larger than the bound alone goes out once the
+    // stream has drained: the transport takes it whole, and the queue never sees it.)
     const write = async (events: readonly EngineEvent[]): Promise<boolean> => {
-      if (events.length > 0) {
-        const chunks = events.map((e) => this.#bytes(e));
-        stream!.sendBytes(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-        lastWritten = events[events.length - 1]!.id;
+      for (const event of events) {
+        const bytes = this.#bytes(event, true);
+        const buffered = stream!.bufferedBytes;
+        if (buffered > 0 && buffered + bytes.byteLength > queueBytes) {
+          if (!(await stream!.drained()) || sub.closed) return false;
+        }
+        stream!.sendBytes(bytes);
+        lastWritten = event.id;
       }
-      // Respect backpressure: a long history must not overflow the subscriber's queue.
-      return stream!.drained();
+      return true;
+    };
+    // The bytes the next page may take: the room left in the stream, once it has some.
+    const room = async (): Promise<number | undefined> => {
+      if (stream === undefined) return queueBytes;
+      if (stream.bufferedBytes >= queueBytes && !(await stream.drained())) return undefined;
+      return Math.max(1, queueBytes - stream.bufferedBytes);
     };
 
     if ('latest' in plan) {
@@ -467,7 +551,9 @@ export class Hub extends EventEmitter<HubEventMap> {
     for (;;) {
       while (after !== undefined) {
         sub.pendingOverflowed = false;
-        const result = await engine.history({ after, match, limit: this.#pageSize });
+        const maxBytes = await room();
+        if (maxBytes === undefined || sub.closed) return;
+        const result = await engine.history({ after, match, limit: this.#pageSize, maxBytes });
         if (sub.closed) return;
         if (first) {
           stream = open(fromEarliest || !result.found ? EARLIEST : sub.lastEventId);
@@ -486,6 +572,8 @@ export class Hub extends EventEmitter<HubEventMap> {
         cursor = result.cursor ?? cursor;
         after = result.more && cursor !== null ? { position: cursor } : undefined;
       }
+      // The held events go out next, without a pause: make room for them first.
+      if (!(await stream!.drained())) return;
       // Live events held during the replay outgrew their bound and were let go: they are in
       // history, so read on from where the replay stands.
       if (!sub.pendingOverflowed) break;
@@ -493,10 +581,14 @@ export class Hub extends EventEmitter<HubEventMap> {
     }
 
     // No await from here on: nothing can arrive between taking the held events and going live.
+    // They are bounded by queueBytes (their sizes are at least their encoded sizes), so the
+    // drained stream's queue takes them all.
     const held = sub.takePending();
-    const tail =
-      cursor === null ? held : held.filter((e) => engine.compare(e.position, cursor) > 0);
-    if (tail.length > 0) stream!.sendBytes(Buffer.concat(tail.map((e) => this.#bytes(e))));
+    for (const event of held) {
+      if (cursor === null || engine.compare(event.position, cursor) > 0) {
+        stream!.sendBytes(this.#bytes(event));
+      }
+    }
     // The engine's live delivery may still be behind what the replay read (see #visit).
     if (cursor !== null) sub.liveAfter = cursor;
     sub.goLive();

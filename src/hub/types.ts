@@ -24,6 +24,25 @@ export interface HubOptions {
   closeRetryMs?: number;
   /** Most events read from the engine per history page during a replay. Default 512. */
   replayPageSize?: number;
+  /**
+   * Close a subscriber's stream when its transport has not drained for this many ms (the
+   * client stopped reading), live or replaying. Default 30 000; 0 = never. See
+   * `EventStreamOptions.stallTimeoutMs`.
+   */
+  stallTimeoutMs?: number;
+  /**
+   * Refuse to publish (`EVENT_TOO_LARGE`) an event whose encoded size — data lines, id, type,
+   * retry, as on the wire — is more than this many bytes. Default: `queueBytes` (1 MiB), the
+   * most a subscriber's queue holds: a larger event could not be queued behind anything, so it
+   * would cut off subscribers that were reading.
+   */
+  maxEventBytes?: number;
+  /**
+   * Bytes of encoded events kept by position for replays, so that subscribers replaying the
+   * same history from an engine that hands each reader its own copy (Redis, NATS) share one
+   * encoding in their buffers. Default 16 MiB; 0 turns it off.
+   */
+  replayCacheBytes?: number;
 }
 
 /** What `hub.publish` takes. */
