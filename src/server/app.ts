@@ -159,6 +159,7 @@ export async function startServer(
     engine,
     heartbeatMs: config.heartbeatMs,
     queueBytes: config.queueBytes,
+    stallTimeoutMs: config.stallTimeoutMs,
   });
   // An engine failure during one subscriber's replay ends that subscription (its client
   // reconnects); the server logs it instead of letting it surface as an uncaught exception.

@@ -76,6 +76,8 @@ export interface ServerConfig {
   heartbeatMs: number;
   /** Bound of each subscriber's queue in bytes. Default 1 MiB. */
   queueBytes: number;
+  /** A subscriber stream that has not drained for this many ms is closed; 0 = never. 30 s. */
+  stallTimeoutMs: number;
   /** Key that verifies publisher tokens, if any. */
   publisherKey: JwtKeyConfig | undefined;
   /** Key that verifies subscriber tokens, if any. */
@@ -461,6 +463,17 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     min: 1,
     description:
       'Bound of each subscriber queue; a subscriber that falls further behind is disconnected and resumes from history.',
+  },
+  {
+    flag: '--stall-timeout',
+    type: 'duration',
+    group: STREAMS,
+    valueName: '<duration>',
+    default: 30_000,
+    defaultText: '30s',
+    max: MAX_TIMER_MS,
+    description:
+      'A subscriber stream whose socket has not drained for this long (the client stopped reading) is closed, live or replaying history, and logged with reason stalled; 0 = never.',
   },
   {
     flag: '--max-connections',
@@ -1391,6 +1404,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     historyTtlMs: num('historyTtl'),
     heartbeatMs: num('heartbeat'),
     queueBytes: num('queueBytes'),
+    stallTimeoutMs: num('stallTimeout'),
     publisherKey,
     subscriberKey,
     jwksUrl,

@@ -21,10 +21,11 @@ export async function createEngine(config: ServerConfig): Promise<Engine> {
   }
   if (['redis', 'rediss', 'redis+sentinel', 'redis+cluster'].includes(scheme)) {
     const { redisEngine } = await import('../engines/redis.js');
-    // The stream's count and age bounds; Redis cannot trim by size (see engines/redis.ts).
+    // Count, bytes and age: the append script trims by all three (see engines/redis.ts).
     return redisEngine({
       url: config.engine,
       maxEvents: config.historySize,
+      maxBytes: config.historyBytes,
       ttlMs: config.historyTtlMs,
     });
   }

@@ -99,8 +99,18 @@ export async function handleSubscribe(
       onClose: () => {
         release();
         ctx.metrics.streamClosed(transport);
+        // The stream records why it closed before it ends the subscription; none yet (closed
+        // before the replay opened it) is the hub's doing.
+        const reason = sub.stream?.closeReason ?? 'server';
+        ctx.metrics.streamClosedFor(reason);
         if (expiry !== undefined) clearTimeout(expiry);
-        ctx.logger.debug({ subscriber: sub.id, topics }, 'unsubscribe');
+        if (reason === 'stalled') {
+          ctx.logger.info(
+            { subscriber: sub.id, ip, reason, stallTimeoutMs: ctx.config.stallTimeoutMs },
+            'subscriber stream closed: its socket did not drain for --stall-timeout (the client stopped reading)',
+          );
+        }
+        ctx.logger.debug({ subscriber: sub.id, topics, reason }, 'unsubscribe');
         if (ctx.config.subscriptions) publishSubscriptionEvents(ctx, sub, identity, false);
       },
     });
@@ -256,6 +266,10 @@ async function publish(ctx: ServerContext, update: PublishInput): Promise<string
       throw new HttpError(status, error.message);
     }
     if (error instanceof HeraldHubError) {
+      if (error.code === 'EVENT_TOO_LARGE') {
+        // An event no subscriber queue could hold would cut off subscribers that were reading.
+        throw new HttpError(413, `${error.message} (--queue-bytes ${ctx.config.queueBytes})`);
+      }
       throw new HttpError(error.code === 'CLOSED' ? 503 : 400, error.message);
     }
     throw error;
@@ -408,7 +422,23 @@ export async function handleJsonPublish(
     authorizePublish(identity, update);
     return update;
   });
-  if (many) await checkIds(ctx, updates);
+  if (many) {
+    await checkIds(ctx, updates);
+    // Sizes too, so that an array is refused whole rather than half-published.
+    for (const [i, update] of updates.entries()) {
+      try {
+        ctx.hub.checkSize(update);
+      } catch (error) {
+        if (error instanceof HeraldHubError && error.code === 'EVENT_TOO_LARGE') {
+          throw new HttpError(
+            413,
+            `update #${i}: ${error.message} (--queue-bytes ${ctx.config.queueBytes})`,
+          );
+        }
+        throw error;
+      }
+    }
+  }
   const ids: string[] = [];
   for (const [i, update] of updates.entries()) {
     try {

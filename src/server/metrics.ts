@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Hub, HubStats } from '../hub/index.js';
+import type { CloseReason } from '../stream/index.js';
 import type { ConnectionLimiter } from './limits.js';
 
 /**
@@ -16,6 +17,7 @@ export class Metrics {
   readonly #overflows: Counter;
   readonly #requests: Counter<'route' | 'status'>;
   readonly #streams: Gauge<'transport'>;
+  readonly #closes: Counter<'reason'>;
   readonly #hub: Hub;
   /** One hub snapshot per scrape: every gauge reads it instead of walking the hub again. */
   #snapshot: HubStats | undefined;
@@ -106,6 +108,15 @@ export class Metrics {
     });
     this.#streams.set({ transport: 'h1' }, 0);
     this.#streams.set({ transport: 'h2' }, 0);
+    this.#closes = new Counter({
+      name: 'herald_stream_closes_total',
+      help: 'Subscriber streams closed, by reason: client (went away), server (hub shutdown, token expiry), overflow (fell --queue-bytes behind), stalled (did not drain for --stall-timeout), error.',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of ['client', 'server', 'overflow', 'stalled', 'error'] as const) {
+      this.#closes.inc({ reason }, 0);
+    }
     hub.on('overflow', () => this.#overflows.inc());
   }
 
@@ -122,6 +133,11 @@ export class Metrics {
   /** A subscriber stream over `transport` closed. */
   streamClosed(transport: 'h1' | 'h2'): void {
     this.#streams.dec({ transport });
+  }
+
+  /** A subscriber stream closed for `reason`. */
+  streamClosedFor(reason: CloseReason): void {
+    this.#closes.inc({ reason });
   }
 
   /** A subscription asked for a replay. */
