@@ -4,6 +4,7 @@
 // the fault scenarios; `npm test` runs each one's short variant (test/integration/attack-*.ts).
 // Add an attack by writing its file and appending it here.
 import type { Scenario } from '../scenario.js';
+import { replayFloodAttack, replayFloodRedisAttack } from './replay-flood.js';
 
 /** Every attack `npm run chaos` knows, in the order of docs/security.md's cost table. */
-export const ATTACKS: Scenario[] = [];
+export const ATTACKS: Scenario[] = [replayFloodAttack, replayFloodRedisAttack];

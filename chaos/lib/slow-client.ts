@@ -4,12 +4,20 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 
-/** Opens a stalled subscription to `topics`; resolves once the hub answered 200. */
-export async function stalledSubscriber(url: string, topics: readonly string[]): Promise<Socket> {
+/**
+ * Opens a stalled subscription to `topics` (resuming after `lastEventId` when given, e.g.
+ * `earliest` for a whole-history replay); resolves once the hub answered 200.
+ */
+export async function stalledSubscriber(
+  url: string,
+  topics: readonly string[],
+  lastEventId?: string,
+): Promise<Socket> {
   const { hostname, port } = new URL(url);
   const socket = connect(Number(port), hostname);
   await once(socket, 'connect');
-  const query = topics.map((t) => `topic=${encodeURIComponent(t)}`).join('&');
+  let query = topics.map((t) => `topic=${encodeURIComponent(t)}`).join('&');
+  if (lastEventId !== undefined) query += `&lastEventID=${encodeURIComponent(lastEventId)}`;
   socket.write(
     `GET /.well-known/mercure?${query} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\n\r\n`,
   );
