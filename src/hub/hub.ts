@@ -19,6 +19,7 @@ import { HeraldHubError } from './errors.js';
 import { RateMeter } from './rate.js';
 import { HubSubscription } from './subscription.js';
 import { TopicIndex } from './topics.js';
+import { TurnBudget } from './turn-budget.js';
 import type {
   HubEventMap,
   HubOptions,
@@ -36,6 +37,8 @@ const DEFAULT_CLOSE_RETRY_MS = 1000;
 const DEFAULT_REPLAY_PAGE_SIZE = 512;
 /** Default {@link HubOptions.replayCacheBytes}: 16 MiB. */
 const DEFAULT_REPLAY_CACHE_BYTES = 16 * 1024 * 1024;
+/** Bytes of history all replays together may write per turn of the event loop. */
+const REPLAY_BYTES_PER_TURN = 4 * 1024 * 1024;
 /** What a generated id may take on the wire, counted before the engine chose it. */
 const GENERATED_ID_BYTES = 40;
 /** A flush that wrote to this many subscribers makes the next one wait a loop turn. */
@@ -72,6 +75,7 @@ export class Hub extends EventEmitter<HubEventMap> {
   readonly #rate = new RateMeter();
   readonly #encoded = new WeakMap<EngineEvent, Uint8Array>();
   readonly #replayCache: EncodedCache;
+  readonly #replayTurns = new TurnBudget(REPLAY_BYTES_PER_TURN);
   /** The encoded size above which an event is refused at publish. */
   readonly #maxEventBytes: number;
   readonly #unlisten: () => void;
@@ -525,11 +529,15 @@ export class Hub extends EventEmitter<HubEventMap> {
       }
       return true;
     };
-    // The bytes the next page may take: the room left in the stream, once it has some.
+    // The bytes the next page may take: the room left in the stream, once it has some, and
+    // once this turn of the event loop has replay budget left for them.
     const room = async (): Promise<number | undefined> => {
-      if (stream === undefined) return queueBytes;
-      if (stream.bufferedBytes >= queueBytes && !(await stream.drained())) return undefined;
-      return Math.max(1, queueBytes - stream.bufferedBytes);
+      if (stream !== undefined && stream.bufferedBytes >= queueBytes) {
+        if (!(await stream.drained())) return undefined;
+      }
+      const bytes = Math.max(1, queueBytes - (stream?.bufferedBytes ?? 0));
+      await this.#replayTurns.take(bytes);
+      return bytes;
     };
 
     if ('latest' in plan) {
