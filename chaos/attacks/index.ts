@@ -4,7 +4,8 @@
 // the fault scenarios; `npm test` runs each one's short variant (test/integration/attack-*.ts).
 // Add an attack by writing its file and appending it here.
 import type { Scenario } from '../scenario.js';
+import { newlineBloatAttack } from './newline-bloat.js';
 import { replayFloodAttack, replayFloodRedisAttack } from './replay-flood.js';
 
 /** Every attack `npm run chaos` knows, in the order of docs/security.md's cost table. */
-export const ATTACKS: Scenario[] = [replayFloodAttack, replayFloodRedisAttack];
+export const ATTACKS: Scenario[] = [replayFloodAttack, replayFloodRedisAttack, newlineBloatAttack];
