@@ -52,8 +52,9 @@ export class EncodedCache {
 
   /** Caches the encoding of `event`; evicts the least recently used beyond the capacity. */
   set(event: EngineEvent, bytes: Uint8Array): void {
-    // The data string stays alive with the entry: count it (UTF-16 at worst) with the bytes.
-    const weight = bytes.byteLength + event.data.length * 2;
+    // The data string stays alive with the entry: count it with the bytes (V8 keeps text that
+    // fits Latin-1 at a byte per character; other text takes two, and its encoding more).
+    const weight = bytes.byteLength + event.data.length;
     if (weight > this.#capacity) return;
     const old = this.#entries.get(event.position);
     if (old !== undefined) {

@@ -35,8 +35,8 @@ export const GAP_EVENT_TYPE = 'herald.gap';
 
 const DEFAULT_CLOSE_RETRY_MS = 1000;
 const DEFAULT_REPLAY_PAGE_SIZE = 512;
-/** Default {@link HubOptions.replayCacheBytes}: 16 MiB. */
-const DEFAULT_REPLAY_CACHE_BYTES = 16 * 1024 * 1024;
+/** Default {@link HubOptions.replayCacheBytes}: 32 MiB, twice the default history bytes. */
+const DEFAULT_REPLAY_CACHE_BYTES = 32 * 1024 * 1024;
 /** Bytes of history all replays together may write per turn of the event loop. */
 const REPLAY_BYTES_PER_TURN = 4 * 1024 * 1024;
 /** What a generated id may take on the wire, counted before the engine chose it. */

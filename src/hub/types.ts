@@ -40,7 +40,9 @@ export interface HubOptions {
   /**
    * Bytes of encoded events kept by position for replays, so that subscribers replaying the
    * same history from an engine that hands each reader its own copy (Redis, NATS) share one
-   * encoding in their buffers. Default 16 MiB; 0 turns it off.
+   * encoding in their buffers. Sized to hold the encoded history and its data (about twice the
+   * engine's history bytes), every retained event is encoded once however many replay it.
+   * Default 32 MiB; 0 turns it off.
    */
   replayCacheBytes?: number;
 }
