@@ -529,15 +529,13 @@ export class Hub extends EventEmitter<HubEventMap> {
       }
       return true;
     };
-    // The bytes the next page may take: the room left in the stream, once it has some, and
-    // once this turn of the event loop has replay budget left for them.
+    // The bytes the next page may take: the room left in the stream, once it has some. (No
+    // wait before the first page: the stream opens right after the first read, as frameworks
+    // that finish the response themselves expect.)
     const room = async (): Promise<number | undefined> => {
-      if (stream !== undefined && stream.bufferedBytes >= queueBytes) {
-        if (!(await stream.drained())) return undefined;
-      }
-      const bytes = Math.max(1, queueBytes - (stream?.bufferedBytes ?? 0));
-      await this.#replayTurns.take(bytes);
-      return bytes;
+      if (stream === undefined) return queueBytes;
+      if (stream.bufferedBytes >= queueBytes && !(await stream.drained())) return undefined;
+      return Math.max(1, queueBytes - stream.bufferedBytes);
     };
 
     if ('latest' in plan) {
@@ -559,7 +557,7 @@ export class Hub extends EventEmitter<HubEventMap> {
     for (;;) {
       while (after !== undefined) {
         sub.pendingOverflowed = false;
-        const maxBytes = await room();
+        const maxBytes = stream === undefined ? queueBytes : await room();
         if (maxBytes === undefined || sub.closed) return;
         const result = await engine.history({ after, match, limit: this.#pageSize, maxBytes });
         if (sub.closed) return;
@@ -574,6 +572,12 @@ export class Hub extends EventEmitter<HubEventMap> {
             event: GAP_EVENT_TYPE,
             data: JSON.stringify({ lastEventId: lastWritten, oldestAvailable: result.oldest }),
           });
+        }
+        // This turn of the event loop must have replay budget left for the page.
+        const turn = this.#replayTurns.take(maxBytes);
+        if (turn !== undefined) {
+          await turn;
+          if (sub.closed) return;
         }
         if (!(await write(result.events))) return;
         if (sub.closed) return;
