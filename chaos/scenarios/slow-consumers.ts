@@ -73,7 +73,8 @@ const PARAMS: Record<ScenarioContext['size'], SlowParams> = {
     rate: 20,
     size: 512,
     bulkRate: 40,
-    bulkSize: 64 * 1024,
+    // Under the queue bound once encoded: a larger update is refused at publish (413).
+    bulkSize: 60 * 1024,
     phaseMs: 1000,
     queueBytes: 64 * 1024,
     rounds: 1,
@@ -107,6 +108,10 @@ export const slowConsumers: Scenario = {
       '--queue-bytes',
       String(p.queueBytes),
       '--max-connections-per-ip',
+      '0',
+      // What is shown here is the overflow policy: the stall timeout would close the stalled
+      // subscribers first, when the publisher is slower than it (attack-replay-flood shows it).
+      '--stall-timeout',
       '0',
       // Nobody here replays: a small history keeps the memory figures about subscribers.
       '--history-size',
