@@ -117,6 +117,13 @@ export interface HistoryQuery {
    * `more`), so that a read never holds much more than this. Default: no byte bound.
    */
   maxBytes?: number | undefined;
+  /**
+   * Whether the reader may know of the retained event that `after` (an SSE id) names. When it
+   * returns `false` the read answers exactly as for an unknown id — `found: false`, from the
+   * oldest retained event — so that an id the reader may not see (a private update's) cannot be
+   * confirmed by resuming after it. Called at most once per read. Omitted: every event.
+   */
+  visible?: ((event: EngineEvent) => boolean) | undefined;
 }
 
 /** The answer to a {@link HistoryQuery}. */
@@ -301,8 +308,16 @@ export class EngineListeners {
 export const EVENT_OVERHEAD_BYTES = 64;
 
 /**
+ * Per-topic overhead counted by {@link eventSize}: each topic is a string of its own (a header
+ * of 16 bytes, characters rounded up to 8) in an array slot of 8. Measured on Node 20: 34 bytes
+ * a topic of 8 characters, 88 of 40; an event of 95,000 two-character topics retains 4.8 MB.
+ */
+export const TOPIC_OVERHEAD_BYTES = 48;
+
+/**
  * The approximate bytes an event holds in history: UTF-8 bytes of its data, topics, id and
- * type, plus {@link EVENT_OVERHEAD_BYTES}. Engines use it for their byte bound.
+ * type, plus {@link EVENT_OVERHEAD_BYTES} and {@link TOPIC_OVERHEAD_BYTES} for each topic.
+ * Engines use it for their byte bound.
  *
  * Data counts as it goes on the wire: every line break in it becomes a `data:` line of its own
  * (`\n` is 1 byte in the data, 7 encoded), so data made of line breaks counts 7× its length.
@@ -313,12 +328,23 @@ export function eventSize(input: EngineEventInput, id: string): number {
   // encodedDataLength counts "data: " and "\n" for every line; the first line's 7 bytes are
   // part of the overhead.
   let n = EVENT_OVERHEAD_BYTES + encodedDataLength(input.data) - 7 + Buffer.byteLength(id);
-  for (const t of input.topics) n += Buffer.byteLength(t);
+  for (const t of input.topics) n += TOPIC_OVERHEAD_BYTES + Buffer.byteLength(t);
   if (input.type !== undefined) n += Buffer.byteLength(input.type);
   return n;
 }
 
 const LINE_BREAK_OR_NUL = /[\r\n\0]/;
+/** A lone surrogate: with the `u` flag, a paired one is one code point and does not match. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Whether `text` is well-formed Unicode (no lone surrogate), so that it survives UTF-8 on the
+ * wire and comes back identical: UTF-8 cannot encode a lone surrogate, and every encoder
+ * (Node's, a browser's) writes U+FFFD instead.
+ */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
 
 /**
  * Checks an {@link EngineEventInput} the way every engine must, so that whatever is stored can
@@ -338,15 +364,28 @@ export function validateEventInput(input: EngineEventInput): void {
   for (const t of topics) {
     if (typeof t !== 'string' || t === '')
       bad(`every topic must be a non-empty string (got ${JSON.stringify(t)})`);
+    // A topic a subscriber could never spell: selectors arrive through UTF-8 (URLs, tokens).
+    if (!isWellFormed(t))
+      bad(`topic ${JSON.stringify(t)} is not well-formed Unicode (a lone surrogate)`);
   }
   if (typeof data !== 'string') bad('event data must be a string (serialize it first)');
   if (type !== undefined && (typeof type !== 'string' || LINE_BREAK_OR_NUL.test(type))) {
     bad(`event type must be a string without CR, LF or NUL (got ${JSON.stringify(type)})`);
   }
+  if (type !== undefined && !isWellFormed(type)) {
+    bad(
+      `event type ${JSON.stringify(type)} is not well-formed Unicode (a lone surrogate): it would reach clients as U+FFFD and match no listener`,
+    );
+  }
   if (id !== undefined) {
     if (typeof id !== 'string' || id === '' || LINE_BREAK_OR_NUL.test(id)) {
       bad(
         `a custom id must be a non-empty string without CR, LF or NUL (got ${JSON.stringify(id)})`,
+      );
+    }
+    if (!isWellFormed(id)) {
+      bad(
+        `custom id ${JSON.stringify(id)} is not well-formed Unicode (a lone surrogate): clients would see U+FFFD instead and could not resume after it`,
       );
     }
     if (id === EARLIEST) {

@@ -236,6 +236,16 @@ class InMemoryEngine implements MemoryEngine {
     } else if (typeof after === 'string') {
       const custom = this.#customIds.get(after);
       start = custom ?? this.#parseGenerated(after);
+      // An event the reader may not know of is as good as unknown (see HistoryQuery.visible).
+      if (
+        query.visible !== undefined &&
+        start !== undefined &&
+        start >= this.#firstPos &&
+        start < this.#nextPos &&
+        !query.visible(this.#at(start - this.#firstPos))
+      ) {
+        start = undefined;
+      }
     } else {
       start = DIGITS.test(after.position) ? Number(after.position) : undefined;
     }

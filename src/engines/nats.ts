@@ -785,7 +785,9 @@ class JetStreamEngine implements NatsEngine {
       after === EARLIEST
         ? Promise.resolve(undefined)
         : typeof after === 'string'
-          ? this.#locateId(after)
+          ? query.visible === undefined
+            ? this.#locateId(after)
+            : this.#locateVisible(after, query.visible)
           : Promise.resolve(parseSequence(after.position)),
     ]);
     let start: number; // read strictly after this sequence
@@ -1031,6 +1033,33 @@ class JetStreamEngine implements NatsEngine {
     if (msg === null) return undefined;
     // A digest collision is as good as impossible; checking costs nothing.
     return decodePayload(msg.data)?.meta.i === id ? msg.seq : undefined;
+  }
+
+  /**
+   * Like {@link #locateId}, but `undefined` too when the event is retained and `visible` refuses
+   * it (see `HistoryQuery.visible`): what a reader may not know of is as good as unknown.
+   */
+  async #locateVisible(
+    id: string,
+    visible: (event: EngineEvent) => boolean,
+  ): Promise<number | undefined> {
+    let msg: { seq: number; data: Uint8Array } | null;
+    const seq = id.startsWith(this.#idPrefix)
+      ? parseSequence(id.slice(this.#idPrefix.length))
+      : undefined;
+    if (seq !== undefined) {
+      // A generated id names a sequence whether or not it is retained: check it if it is.
+      if (seq < 1) return seq;
+      msg = await this.#guard(this.#jsm.streams.getMessage(this.#stream, { seq }));
+      if (msg === null) return seq;
+    } else {
+      msg = await this.#guard(
+        this.#jsm.streams.getMessage(this.#stream, { last_by_subj: idSubject(this.#prefix, id) }),
+      );
+      if (msg === null || decodePayload(msg.data)?.meta.i !== id) return undefined;
+    }
+    const event = this.#toEvent(msg.seq, msg.data);
+    return event === undefined || visible(event) ? msg.seq : undefined;
   }
 
   /** The SSE id of the event at `seq`. */

@@ -6,6 +6,8 @@
  * @packageDocumentation
  */
 
+import { TOPIC_OVERHEAD_BYTES } from './engine.js';
+
 /**
  * Appends one event.
  *
@@ -106,10 +108,11 @@ return {'ok', id, redis.call('XLEN', stream), first or '', retained}
  * Reads what `history` needs to decide `found`, in one round trip.
  *
  * KEYS: 1 = the stream, 2 = the custom-id hash. ARGV: 1 = the SSE id or position to start
- * after, 2 = `id` (look custom ids up in the hash) or `pos` (a position only).
+ * after, 2 = `id` (look custom ids up in the hash) or `pos` (a position only), 3 = `1` to
+ * return the start entry's fields (to check whether the reader may know of it).
  *
- * Returns `{ start, startExists, firstId, firstPrev, lastGenerated, length }` with `''` for
- * absent values.
+ * Returns `{ start, startExists, firstId, firstPrev, lastGenerated, length, startFields }` with
+ * `''` for absent values (`startFields`: an empty array unless asked for and retained).
  */
 export const LOCATE_SCRIPT = `
 local stream, ids = KEYS[1], KEYS[2]
@@ -121,8 +124,13 @@ elseif kind == 'id' then
   start = redis.call('HGET', ids, after) or ''
 end
 local exists = 0
+local fields = {}
 if start ~= '' then
-  if #redis.call('XRANGE', stream, start, start) > 0 then exists = 1 end
+  local entry = redis.call('XRANGE', stream, start, start)
+  if #entry > 0 then
+    exists = 1
+    if ARGV[3] == '1' then fields = entry[1][2] end
+  end
 end
 local first, firstPrev, last, len = '', '', '0-0', 0
 if redis.call('EXISTS', stream) == 1 then
@@ -140,7 +148,7 @@ if redis.call('EXISTS', stream) == 1 then
   end
   len = redis.call('XLEN', stream)
 end
-return {start, exists, first, firstPrev, last, len}
+return {start, exists, first, firstPrev, last, len, fields}
 `;
 
 /**
@@ -151,7 +159,9 @@ return {start, exists, first, firstPrev, last, len}
  * 3 = most bytes, 4 = `1` when at least one entry must be returned however large it is.
  *
  * An entry counts 64 bytes plus its field values (not `q` and `b`), its data with 6 more per CR
- * or LF (each line break becomes a `data:` line on the wire): at least what `eventSize` counts.
+ * or LF (each line break becomes a `data:` line on the wire), and `TOPIC_OVERHEAD_BYTES` per
+ * topic (half the quotes of its topics' JSON: a topic with a quote of its own only counts more):
+ * at least what `eventSize` counts.
  * Entries are fetched a few at a time, sized by the largest one seen, so the script itself
  * holds little more than the page.
  *
@@ -175,6 +185,9 @@ while #out < count do
       if k == 'd' then
         local _, breaks = string.gsub(v, '[\\r\\n]', '')
         size = size + #v + 6 * breaks
+      elseif k == 't' then
+        local _, quotes = string.gsub(v, '"', '')
+        size = size + #v + ${TOPIC_OVERHEAD_BYTES} * math.floor(quotes / 2)
       elseif k ~= 'q' and k ~= 'b' then
         size = size + #v
       end

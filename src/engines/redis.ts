@@ -442,9 +442,11 @@ class RedisStreamEngine implements RedisEngine {
     let found: boolean;
     let start: string | null; // read strictly after this entry id; null = from the beginning
     let oldest: string | null;
+    const visible = typeof after === 'string' && after !== EARLIEST ? query.visible : undefined;
     const locate = await this.#locate(
       typeof after === 'string' ? after : after.position,
       typeof after === 'string' ? 'id' : 'pos',
+      visible !== undefined,
     );
     if (after === EARLIEST) {
       found = true;
@@ -456,6 +458,12 @@ class RedisStreamEngine implements RedisEngine {
         (locate.exists ||
           (locate.first !== '' && s === locate.firstPrev) ||
           (locate.first === '' && s === locate.last && s !== '0-0'));
+      if (found && visible !== undefined) {
+        // What the reader may not know of is as good as unknown (HistoryQuery.visible); so is a
+        // custom id whose entry is gone, as in the other engines (it cannot be checked).
+        if (locate.fields !== undefined) found = visible(this.#toEvent([s, locate.fields]));
+        else if (!ENTRY_ID.test(after as string)) found = false;
+      }
       start = found ? s : null;
     }
     oldest = locate.first === '' ? null : locate.first;
@@ -666,19 +674,30 @@ class RedisStreamEngine implements RedisEngine {
   async #locate(
     after: string,
     kind: 'id' | 'pos',
+    withFields = false,
   ): Promise<{
     start: string;
     exists: boolean;
     first: string;
     firstPrev: string;
     last: string;
+    /** The start entry's fields, when asked for and retained. */
+    fields: string[] | undefined;
   }> {
     const r = (await this.#guard(
-      this.#script(LOCATE_SCRIPT, [this.#key, this.#idsKey], [after, kind]),
-    )) as [string, number, string, string, string, number];
+      this.#script(LOCATE_SCRIPT, [this.#key, this.#idsKey], [after, kind, withFields ? '1' : '']),
+    )) as [string, number, string, string, string, number, string[]?];
     this.#length = Number(r[5]);
     this.#oldest = r[2] === '' ? null : r[2];
-    return { start: r[0], exists: r[1] === 1, first: r[2], firstPrev: r[3], last: r[4] };
+    const exists = r[1] === 1;
+    return {
+      start: r[0],
+      exists,
+      first: r[2],
+      firstPrev: r[3],
+      last: r[4],
+      fields: withFields && exists ? (r[6] ?? []) : undefined,
+    };
   }
 
   /** The SSE id of the entry at `position` (from `events` when it is there). */

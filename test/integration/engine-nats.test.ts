@@ -297,6 +297,24 @@ describe('nats engine', { skip: natsSkip }, () => {
       assert.equal(exact.more, false, 'limit reached at the newest event');
     });
 
+    it('answers a start the reader may not see as an unknown id (custom or generated)', async () => {
+      const e = engine();
+      await e.append({ topics: ['/t'], data: 'a' });
+      const secret = await e.append({ topics: ['/s'], data: 's', id: 'secret-x', private: true });
+      const generated = await e.append({ topics: ['/s'], data: 's2', private: true });
+      await e.append({ topics: ['/t'], data: 'b' });
+      const publicOnly = (ev: EngineEvent): boolean => !ev.private;
+      const unknown = await e.history({ after: 'never-published', visible: publicOnly });
+      assert.equal(unknown.found, false);
+      assert.deepEqual(data(unknown.events), ['a', 's', 's2', 'b']);
+      for (const id of [secret.id, generated.id]) {
+        assert.deepEqual(await e.history({ after: id, visible: publicOnly }), unknown, id);
+        const seen = await e.history({ after: id, visible: (ev) => ev.id === id });
+        assert.equal(seen.found, true, `${id} for a reader that may see it`);
+        assert.deepEqual(data(seen.events), id === secret.id ? ['s2', 'b'] : ['b']);
+      }
+    });
+
     it('reports found=false for unknown or evicted ids (count bound) and replays from the oldest', async () => {
       const e = engine({ maxEvents: 3 });
       const ev = await publishN(e, 6);

@@ -248,6 +248,35 @@ describe('redis engine', { skip: redisSkip }, () => {
       assert.equal(await e.resolve('never-published'), undefined);
     });
 
+    it('answers a start the reader may not see as an unknown id (custom or generated)', async () => {
+      const e = engine();
+      await e.append({ topics: ['/t'], data: 'a' });
+      const secret = await e.append({ topics: ['/s'], data: 's', id: 'secret-x', private: true });
+      const generated = await e.append({ topics: ['/s'], data: 's2', private: true });
+      await e.append({ topics: ['/t'], data: 'b' });
+      const publicOnly = (ev: EngineEvent): boolean => !ev.private;
+      const unknown = await e.history({ after: 'never-published', visible: publicOnly });
+      assert.equal(unknown.found, false);
+      assert.deepEqual(data(unknown.events), ['a', 's', 's2', 'b']);
+      for (const id of [secret.id, generated.id]) {
+        assert.deepEqual(await e.history({ after: id, visible: publicOnly }), unknown, id);
+        const seen = await e.history({ after: id, visible: (ev) => ev.id === id });
+        assert.equal(seen.found, true, `${id} for a reader that may see it`);
+        assert.deepEqual(data(seen.events), id === secret.id ? ['s2', 'b'] : ['b']);
+      }
+    });
+
+    it('with visible, a custom id whose entry was trimmed is unknown: it cannot be checked', async () => {
+      const e = engine({ maxEvents: 2, exactTrim: true });
+      await e.append({ topics: ['/t'], data: 'x', id: 'trimmed-custom' });
+      await publishN(e, 2);
+      const plain = await e.history({ after: 'trimmed-custom' });
+      assert.equal(plain.found, true, 'nothing after it was lost');
+      const checked = await e.history({ after: 'trimmed-custom', visible: () => true });
+      assert.equal(checked.found, false);
+      assert.deepEqual(data(checked.events), ['d0', 'd1']);
+    });
+
     it('applies the age bound on append', async () => {
       const e = engine({ ttlMs: 1, exactTrim: true });
       const first = await e.append({ topics: ['/t'], data: 'old' });

@@ -137,8 +137,8 @@ describe('TTL eviction (injected clock)', () => {
 
 describe('byte-bound eviction', () => {
   test('history keeps what fits in maxBytes; older resume points get a gap', async () => {
-    // eventSize = 64 + data + id + topics: 64 + 1000 + 4 ('ep-1') + 2 ('/b') = 1070 bytes.
-    const h = useHub(createHub({ heartbeatMs: 0, history: { maxBytes: 3300, epoch: 'ep' } }));
+    // eventSize = 64 + data + id + 48 + topic: 64 + 1000 + 4 ('ep-1') + 48 + 2 ('/b') = 1118.
+    const h = useHub(createHub({ heartbeatMs: 0, history: { maxBytes: 3400, epoch: 'ep' } }));
     try {
       const data = (n: number): string => `${n}`.padEnd(1000, '.');
       const published = await publishAll(
@@ -147,7 +147,7 @@ describe('byte-bound eviction', () => {
       );
       assert.deepEqual(published, ['ep-1', 'ep-2', 'ep-3', 'ep-4', 'ep-5']);
       const { events, bytes } = h.stats().history;
-      assert.deepEqual({ events, bytes }, { events: 3, bytes: 3 * 1070 });
+      assert.deepEqual({ events, bytes }, { events: 3, bytes: 3 * 1118 });
 
       let r = await replay(['/b'], { 'Last-Event-ID': 'ep-1' });
       assert.deepEqual(r.events, [

@@ -6,7 +6,7 @@
 // whose encoding no subscriber queue could hold are refused at publish.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { EVENT_OVERHEAD_BYTES, eventSize } from '../../src/engines/engine.js';
+import { EVENT_OVERHEAD_BYTES, eventSize, TOPIC_OVERHEAD_BYTES } from '../../src/engines/engine.js';
 import {
   createHub,
   HeraldHubError,
@@ -151,13 +151,16 @@ test('an event whose encoding is larger than a subscriber queue is refused at pu
 test('history bytes count data as it goes on the wire', async () => {
   assert.equal(
     eventSize({ topics: ['/a'], data: '\n'.repeat(1000) }, 'x'),
-    EVENT_OVERHEAD_BYTES + 7000 + 2 + 1,
+    EVENT_OVERHEAD_BYTES + 7000 + TOPIC_OVERHEAD_BYTES + 2 + 1,
   );
   assert.equal(
     eventSize({ topics: ['/a'], data: 'a\r\nb' }, 'x'),
     eventSize({ topics: ['/a'], data: 'a\nb' }, 'x'),
   );
-  assert.equal(eventSize({ topics: ['/a'], data: 'plain' }, 'x'), EVENT_OVERHEAD_BYTES + 5 + 3);
+  assert.equal(
+    eventSize({ topics: ['/a'], data: 'plain' }, 'x'),
+    EVENT_OVERHEAD_BYTES + 5 + TOPIC_OVERHEAD_BYTES + 3,
+  );
   const engine = memoryEngine({ maxBytes: 100_000 });
   for (let n = 0; n < 20; n++) await engine.append({ topics: ['/a'], data: '\n'.repeat(1000) });
   const stats = engine.stats();

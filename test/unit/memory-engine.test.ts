@@ -8,6 +8,7 @@ import {
   EVENT_OVERHEAD_BYTES,
   eventSize,
   HeraldEngineError,
+  TOPIC_OVERHEAD_BYTES,
   validateEventInput,
 } from '../../src/engines/engine.js';
 import {
@@ -93,7 +94,7 @@ describe('memory engine: append, positions and ids', () => {
         retry: 500,
         private: true,
         time: 1_000_000,
-        size: EVENT_OVERHEAD_BYTES + 6 + 8 + 2 + 2 + 8,
+        size: EVENT_OVERHEAD_BYTES + 6 + 8 + 2 * TOPIC_OVERHEAD_BYTES + 2 + 2 + 8,
       },
     );
     assert.equal(
@@ -139,6 +140,11 @@ describe('memory engine: append, positions and ids', () => {
       { topics: ['/a'], data: 'x', retry: -1 },
       { topics: ['/a'], data: 'x', retry: 1.5 },
       { topics: ['/a'], data: 'x', private: 'yes' },
+      // Not well-formed Unicode: on the wire a lone surrogate is U+FFFD.
+      { topics: ['/a'], data: 'x', id: 'half-\ud83d' },
+      { topics: ['/a'], data: 'x', id: '\ude00' },
+      { topics: ['/a'], data: 'x', type: 'chat\ud800' },
+      { topics: ['/a\udfff'], data: 'x' },
     ];
     for (const input of bad) {
       await assert.rejects(
@@ -152,7 +158,21 @@ describe('memory engine: append, positions and ids', () => {
       () => validateEventInput({ topics: ['/a'], data: 'x', retry: Number.NaN }),
       engineError('INVALID_EVENT'),
     );
+    assert.throws(
+      () => validateEventInput({ topics: ['/a'], data: 'x', id: 'x\ud800y' }),
+      /not well-formed Unicode/,
+    );
+    // Paired surrogates are one code point; a lone one in the data is only content.
+    const emoji = await e.append({ topics: ['/😀'], data: 'half \ud83d', id: '😀', type: 'é😀' });
+    assert.equal(emoji.id, '😀');
     await e.close();
+  });
+
+  it('counts each topic with its overhead in the event size', () => {
+    const topics = Array.from({ length: 1000 }, (_, i) => `/${i}`);
+    const size = eventSize({ topics, data: '' }, 'id');
+    const chars = topics.reduce((n, t) => n + t.length, 0);
+    assert.equal(size, EVENT_OVERHEAD_BYTES + 2 + chars + 1000 * TOPIC_OVERHEAD_BYTES);
   });
 
   it('rejects a duplicate custom id while the older event is retained', async () => {
@@ -302,13 +322,40 @@ describe('memory engine: history', () => {
   });
 });
 
+describe('memory engine: history of events the reader may not know of', () => {
+  it('answers a start it may not see (custom or generated id) as an unknown id', async () => {
+    const e = engine();
+    await e.append({ topics: ['/t'], data: 'a' });
+    const secret = await e.append({ topics: ['/s'], data: 's', id: 'secret', private: true });
+    const generated = await e.append({ topics: ['/s'], data: 's2', private: true });
+    await e.append({ topics: ['/t'], data: 'b' });
+    const publicOnly = (ev: EngineEvent): boolean => !ev.private;
+    const unknown = await e.history({ after: 'never-published', visible: publicOnly });
+    assert.equal(unknown.found, false);
+    assert.deepEqual(data(unknown.events), ['a', 's', 's2', 'b']);
+    for (const id of [secret.id, generated.id]) {
+      assert.deepEqual(await e.history({ after: id, visible: publicOnly }), unknown, id);
+      const seen = await e.history({ after: id, visible: () => true });
+      assert.equal(seen.found, true, `${id} for a reader that may see it`);
+    }
+    // Positions (a previous read's cursor) and `earliest` are not ids a client sent.
+    const byPosition = await e.history({
+      after: { position: secret.position },
+      visible: publicOnly,
+    });
+    assert.equal(byPosition.found, true);
+    assert.equal((await e.history({ after: EARLIEST, visible: () => false })).found, true);
+    await e.close();
+  });
+});
+
 describe('memory engine: eviction', () => {
   it('count bound bites first', async () => {
     const e = engine({ maxEvents: 3, maxBytes: 1_000_000 });
     await publishN(e, 5);
     assert.deepEqual(e.stats(), {
       events: 3,
-      bytes: 3 * (EVENT_OVERHEAD_BYTES + 2 + 2 + 4),
+      bytes: 3 * (EVENT_OVERHEAD_BYTES + TOPIC_OVERHEAD_BYTES + 2 + 2 + 4),
       oldest: '3',
       newest: '5',
     });
@@ -318,7 +365,7 @@ describe('memory engine: eviction', () => {
   });
 
   it('byte bound bites first', async () => {
-    const size = EVENT_OVERHEAD_BYTES + 100 + 2 + 4; // data + topic + id "e1-N"
+    const size = EVENT_OVERHEAD_BYTES + TOPIC_OVERHEAD_BYTES + 100 + 2 + 4; // data + topic + id "e1-N"
     const e = engine({ maxEvents: 1000, maxBytes: size * 2 + 10 });
     for (let i = 1; i <= 4; i++) await e.append({ topics: ['/t'], data: String(i).repeat(100) });
     const s = e.stats();
