@@ -18,7 +18,7 @@ import { EncodedCache } from './encoded-cache.js';
 import { HeraldHubError } from './errors.js';
 import { RateMeter } from './rate.js';
 import { HubSubscription } from './subscription.js';
-import { TopicIndex } from './topics.js';
+import { matchesAny, TopicIndex } from './topics.js';
 import { TurnBudget } from './turn-budget.js';
 import type {
   HubEventMap,
@@ -41,6 +41,11 @@ const DEFAULT_REPLAY_CACHE_BYTES = 32 * 1024 * 1024;
 const REPLAY_BYTES_PER_TURN = 4 * 1024 * 1024;
 /** What a generated id may take on the wire, counted before the engine chose it. */
 const GENERATED_ID_BYTES = 40;
+/**
+ * Default {@link HubOptions.maxEventTopics}: a canonical topic and its alternates are a handful;
+ * every topic costs a lookup on each publish and its bytes in history.
+ */
+export const DEFAULT_MAX_EVENT_TOPICS = 100;
 /** A flush that wrote to this many subscribers makes the next one wait a loop turn. */
 const COALESCE_AFTER_WRITES = 256;
 /** A header value Node accepts as is: visible ASCII and spaces. */
@@ -70,6 +75,7 @@ export class Hub extends EventEmitter<HubEventMap> {
   readonly #streamDefaults: EventStreamOptions;
   readonly #closeRetryMs: number;
   readonly #pageSize: number;
+  readonly #maxEventTopics: number;
   readonly #index = new TopicIndex<HubSubscription>();
   readonly #subscriptions = new Set<HubSubscription>();
   readonly #rate = new RateMeter();
@@ -82,6 +88,9 @@ export class Hub extends EventEmitter<HubEventMap> {
   #closed = false;
   /** The SSE id of the newest event the engine delivered. */
   #lastId = '';
+  /** The newest event the engine delivered, and the newest public one (see #newestVisibleTo). */
+  #newest: EngineEvent | undefined;
+  #newestPublic: EngineEvent | undefined;
   /** Events handed to subscribers (live or held for after a replay), and bytes written live. */
   #delivered = 0;
   #bytesWritten = 0;
@@ -129,6 +138,11 @@ export class Hub extends EventEmitter<HubEventMap> {
         ? 0
         : positiveInteger('replayCacheBytes', options.replayCacheBytes, DEFAULT_REPLAY_CACHE_BYTES),
     );
+    this.#maxEventTopics = positiveInteger(
+      'maxEventTopics',
+      options.maxEventTopics,
+      DEFAULT_MAX_EVENT_TOPICS,
+    );
     this.#unlisten = this.engine.onEvent(this.#deliver);
   }
 
@@ -136,9 +150,9 @@ export class Hub extends EventEmitter<HubEventMap> {
    * Publishes one event to every subscriber whose selectors match one of its topics.
    *
    * @returns the event's SSE id, once the engine stored it
-   * @throws (as a rejection) {@link HeraldHubError} `INVALID_PUBLISH` / `EVENT_TOO_LARGE` /
-   *   `CLOSED`, or the engine's `HeraldEngineError` (`INVALID_EVENT`, `DUPLICATE_ID`,
-   *   `EVENT_TOO_LARGE`, `UNAVAILABLE`)
+   * @throws (as a rejection) {@link HeraldHubError} `INVALID_PUBLISH` (also for more topics than
+   *   `maxEventTopics`) / `EVENT_TOO_LARGE` / `CLOSED`, or the engine's `HeraldEngineError`
+   *   (`INVALID_EVENT`, `DUPLICATE_ID`, `EVENT_TOO_LARGE`, `UNAVAILABLE`)
    */
   async publish(input: PublishInput): Promise<PublishResult> {
     if (this.#closed) throw new HeraldHubError('CLOSED', 'the hub is closed: publish refused');
@@ -146,6 +160,12 @@ export class Hub extends EventEmitter<HubEventMap> {
       throw new HeraldHubError('INVALID_PUBLISH', 'publish takes an object: { topics, data, … }');
     }
     const topics = typeof input.topics === 'string' ? [input.topics] : input.topics;
+    if (Array.isArray(topics) && topics.length > this.#maxEventTopics) {
+      throw new HeraldHubError(
+        'INVALID_PUBLISH',
+        `an event may have at most ${this.#maxEventTopics} topics (maxEventTopics), got ${topics.length}: publish several events instead`,
+      );
+    }
     const data = serialize(input.data);
     this.#checkSize(data, input);
     const event = await this.engine.append({
@@ -166,8 +186,10 @@ export class Hub extends EventEmitter<HubEventMap> {
    *
    * The response carries a `Last-Event-ID` header naming the id the stream resumes after: the
    * requested id, `earliest` when the whole retained history is replayed (also after a gap), or
-   * — without replay — the newest event's id (none with `replayLast`, or for ids that are not
-   * printable ASCII).
+   * — without replay — the id of the newest event the subscriber may see, of the newest event
+   * and the newest public one (none with `replayLast`, or for ids that are not printable ASCII).
+   * An id the subscriber may not see never reaches it: resuming after a private update it is not
+   * authorized for is answered exactly as resuming after an unknown id.
    *
    * @throws {@link HeraldHubError} `INVALID_SUBSCRIBE` or `CLOSED`, before anything is written
    */
@@ -237,7 +259,12 @@ export class Hub extends EventEmitter<HubEventMap> {
     const replayLast = options.replayLast ?? 0;
     if (requested === '' && replayLast === 0) {
       try {
-        open(this.#lastId);
+        // Mercure (reconciliation): "When the request contains a `Last-Event-ID` HTTP header or a
+        // `lastEventID` query parameter, the hub MUST set a `Last-Event-ID` header on the HTTP
+        // response." Without one Herald sends it too — where the live stream starts, so that a
+        // client dropped before its first event resumes without loss — but only an id this
+        // subscriber may see.
+        open(this.#newestVisibleTo(sub));
       } catch (error) {
         // The response could not become a stream (headers already sent): unregister, rethrow.
         sub.close();
@@ -306,9 +333,35 @@ export class Hub extends EventEmitter<HubEventMap> {
     }
   }
 
-  /** The SSE id of the newest event the engine delivered (`''` before the first). */
+  /**
+   * The SSE id of the newest event the engine delivered (`''` before the first), whatever its
+   * audience: for the operator. What a subscriber may be told is {@link lastEventIdFor}.
+   */
   get lastEventId(): string {
     return this.#lastId;
+  }
+
+  /**
+   * The id of the newest event a reader authorized for `authorized` (Mercure's
+   * `mercure.subscribe` selectors) may see: the newest event when it is public or one of them
+   * matches one of its topics, else the newest public event; `''` when neither. Never the id of
+   * a private update the reader is not authorized for.
+   */
+  lastEventIdFor(authorized: readonly string[] | undefined): string {
+    const may = (e: EngineEvent | undefined): boolean =>
+      e !== undefined &&
+      (!e.private || (authorized !== undefined && matchesAny(authorized, e.topics)));
+    if (may(this.#newest)) return this.#newest!.id;
+    return may(this.#newestPublic) ? this.#newestPublic!.id : '';
+  }
+
+  /** {@link lastEventIdFor} for one subscriber: what it may see (its filter included). */
+  #newestVisibleTo(sub: HubSubscription): string {
+    const newest = this.#newest;
+    if (newest === undefined) return '';
+    if (sub.accepts(newest)) return newest.id;
+    const pub = this.#newestPublic;
+    return pub !== undefined && pub !== newest && sub.accepts(pub) ? pub.id : '';
   }
 
   /** The open subscriptions, for presence, dashboards and the subscriptions API. */
@@ -412,6 +465,8 @@ export class Hub extends EventEmitter<HubEventMap> {
   // plus template subscribers; writing waits for the end of the tick.
   readonly #deliver = (event: EngineEvent): void => {
     this.#lastId = event.id;
+    this.#newest = event;
+    if (!event.private) this.#newestPublic = event;
     this.#rate.mark();
     const delivery: Delivery = { event, index: this.#batch.length };
     if (this.#index.forEachMatch(event.topics, this.#visit, delivery) > 0) {
@@ -512,7 +567,20 @@ export class Hub extends EventEmitter<HubEventMap> {
     let cursor: string | null = null;
     let after: string | { position: string } | undefined;
     let lastWritten = sub.lastEventId;
-    const match = (event: EngineEvent): boolean => sub.wants(event);
+    // The oldest event the subscriber may see, met by the current read (for herald.gap): each
+    // read looks for it, since any read may find its start evicted.
+    let seeking = true;
+    let oldestVisible: string | null = null;
+    const match = (event: EngineEvent): boolean => {
+      if (!seeking) return sub.wants(event);
+      if (!sub.accepts(event)) return false;
+      seeking = false;
+      oldestVisible = event.id;
+      return sub.selects(event);
+    };
+    // Resuming after an event the subscriber may not see answers as for an unknown id.
+    const visible = (event: EngineEvent): boolean => sub.accepts(event);
+    let gapPending = false;
 
     // Writes events one by one; waits for the client first when an event would take what the
     // stream buffers past queueBytes. (An event larger than the bound alone goes out once the
@@ -559,19 +627,33 @@ export class Hub extends EventEmitter<HubEventMap> {
         sub.pendingOverflowed = false;
         const maxBytes = stream === undefined ? queueBytes : await room();
         if (maxBytes === undefined || sub.closed) return;
-        const result = await engine.history({ after, match, limit: this.#pageSize, maxBytes });
+        if (!gapPending) {
+          seeking = true;
+          oldestVisible = null;
+        }
+        const result = await engine.history({
+          after,
+          match,
+          visible,
+          limit: this.#pageSize,
+          maxBytes,
+        });
         if (sub.closed) return;
         if (first) {
           stream = open(fromEarliest || !result.found ? EARLIEST : sub.lastEventId);
           first = false;
         }
-        if (!result.found) {
+        if (!result.found) gapPending = true;
+        if (gapPending && (!seeking || !result.more)) {
           // Herald: the client asked to resume after an id whose successors are no longer all
-          // retained; say so in-band, then replay from the oldest retained event.
+          // retained (or that it may not see); say so in-band, then replay from the oldest
+          // retained event. `oldestAvailable` is the oldest the subscriber may see (null when
+          // none): never the id of an event it is not authorized for.
           stream!.send({
             event: GAP_EVENT_TYPE,
-            data: JSON.stringify({ lastEventId: lastWritten, oldestAvailable: result.oldest }),
+            data: JSON.stringify({ lastEventId: lastWritten, oldestAvailable: oldestVisible }),
           });
+          gapPending = false;
         }
         // This turn of the event loop must have replay budget left for the page.
         const turn = this.#replayTurns.take(maxBytes);

@@ -1,7 +1,7 @@
 // The hub: topic selectors, fan-out, bounded history and gap-free replay over an engine.
 // Re-exported by the `herald` entry point (src/index.ts).
 export { HeraldHubError, type HeraldHubErrorCode } from './errors.js';
-export { createHub, GAP_EVENT_TYPE, Hub } from './hub.js';
+export { createHub, DEFAULT_MAX_EVENT_TOPICS, GAP_EVENT_TYPE, Hub } from './hub.js';
 export {
   type CompiledSelector,
   type CompileSelectorOptions,

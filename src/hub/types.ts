@@ -45,6 +45,12 @@ export interface HubOptions {
    * Default 32 MiB; 0 turns it off.
    */
   replayCacheBytes?: number;
+  /**
+   * Most topics one event may have (its canonical topic and alternates); `publish` refuses more
+   * with `INVALID_PUBLISH`. Every topic costs a lookup on each publish and bytes in history.
+   * Default 100.
+   */
+  maxEventTopics?: number;
 }
 
 /** What `hub.publish` takes. */

@@ -126,7 +126,8 @@ export async function handleSubscriptionsApi(
     }
   }
 
-  const lastEventID = ctx.hub.lastEventId || 'earliest';
+  // The cursor to subscribe from: never the id of a private update the caller may not see.
+  const lastEventID = ctx.hub.lastEventIdFor(identity?.claim.subscribe) || 'earliest';
   let body: unknown;
   if (subscriber !== undefined) {
     if (items.length === 0) throw new HttpError(404, `no active subscription at ${path}`);
