@@ -37,6 +37,8 @@ export type Allows = (topic: string) => boolean | undefined;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
 const CONTROL = /[\0-\x1f\x7f]/;
+/** A lone surrogate (only JSON can carry one; a form is decoded as UTF-8). */
+const LONE_SURROGATE = /\p{Cs}/u;
 const HUB = '/.well-known/mercure';
 
 /** Thrown inside the model: the status the hub must answer. */
@@ -60,20 +62,24 @@ export function reservedTopic(topic: string): boolean {
 }
 
 /** One update's fields checked as docs/server.md lists them (400 for each mistake). */
-function update(raw: RawFields, json: boolean): ExpectedEvent {
+function update(raw: RawFields, json: boolean, maxTopics: number): ExpectedEvent {
   const topics = typeof raw.topics === 'string' ? [raw.topics] : raw.topics;
   if (!Array.isArray(topics) || topics.length === 0) throw new Refuse(400);
+  if (topics.length > maxTopics) throw new Refuse(400);
   if (topics.some((t) => typeof t !== 'string' || t === '')) throw new Refuse(400);
+  // Ids, types and topics must be well-formed Unicode: on the wire a lone surrogate is U+FFFD.
+  if (topics.some((t) => LONE_SURROGATE.test(t))) throw new Refuse(400);
   if (json && raw.private !== undefined && typeof raw.private !== 'boolean') throw new Refuse(400);
   let id: string | undefined;
   if (raw.id !== undefined && raw.id !== null) {
     if (typeof raw.id !== 'string' || raw.id === '' || CONTROL.test(raw.id)) throw new Refuse(400);
-    if (raw.id.startsWith('#')) throw new Refuse(400);
+    if (raw.id.startsWith('#') || LONE_SURROGATE.test(raw.id)) throw new Refuse(400);
     id = raw.id;
   }
   let type = '';
   if (raw.type !== undefined && raw.type !== null) {
-    if (typeof raw.type !== 'string' || CONTROL.test(raw.type)) throw new Refuse(400);
+    if (typeof raw.type !== 'string' || CONTROL.test(raw.type) || LONE_SURROGATE.test(raw.type))
+      throw new Refuse(400);
     type = raw.type;
   }
   if (raw.retry !== undefined && raw.retry !== null) {
@@ -127,6 +133,8 @@ export interface PublishRequestModel {
   retainedIds: ReadonlySet<string>;
   /** Most updates in one JSON array (--max-topics). */
   maxUpdates: number;
+  /** Most topics of one update (--max-update-topics). */
+  maxUpdateTopics: number;
 }
 
 /**
@@ -150,7 +158,7 @@ export function expectPublish(m: PublishRequestModel): Verdict {
   });
   try {
     for (const raw of fields) {
-      const event = update(raw, json);
+      const event = update(raw, json, m.maxUpdateTopics);
       if (!authorize(event, m.auth.allows)) unsure = true;
       events.push(event);
     }

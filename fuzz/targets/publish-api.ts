@@ -18,6 +18,8 @@ import type { FuzzSession, FuzzTarget } from '../target.js';
 const SUBSCRIBER_SECRET = 'fuzz-subscriber-secret-of-at-least-32-bytes!';
 const MAX_BODY = 4096;
 const MAX_UPDATES = 20;
+/** --max-update-topics: below the 3 topics an update may be generated with. */
+const MAX_UPDATE_TOPICS = 2;
 /** --history-size: ids of this many newest events are still taken (409); older ones are free. */
 const HISTORY = 2000;
 const HUB = '/.well-known/mercure';
@@ -230,6 +232,9 @@ const nasty = fc.oneof(
     '%00',
     '\u2028',
     '\uFEFF',
+    '\ud800',
+    'half-\udfff',
+    '\ud83d\ude00',
     'dup-1',
     'dup-2',
   ),
@@ -436,8 +441,9 @@ function readJson(body: string): { fields: RawFields[]; array: boolean } | undef
   return { fields, array };
 }
 
-/** Normalizes line ends as an SSE client sees data. */
-const onWire = (data: string): string => data.replace(/\r\n|\r/g, '\n');
+/** Data as an SSE client sees it: line ends normalized, a lone surrogate as U+FFFD (UTF-8). */
+const onWire = (data: string): string =>
+  data.replace(/\r\n|\r/g, '\n').replace(/\p{Cs}/gu, '\uFFFD');
 
 export const publishApiTarget: FuzzTarget = {
   name: 'publish-api',
@@ -459,6 +465,8 @@ export const publishApiTarget: FuzzTarget = {
       String(MAX_BODY),
       '--max-topics',
       String(MAX_UPDATES),
+      '--max-update-topics',
+      String(MAX_UPDATE_TOPICS),
       '--publish-origins',
       'https://pub.example',
       '--cors-origins',
@@ -565,6 +573,7 @@ export const publishApiTarget: FuzzTarget = {
         body: parsed === undefined ? { status: 400 } : { ...parsed, json },
         retainedIds: new Set(history),
         maxUpdates: MAX_UPDATES,
+        maxUpdateTopics: MAX_UPDATE_TOPICS,
       });
 
       // What the hub says.

@@ -163,6 +163,7 @@ export async function startServer(
     // Room for the whole history encoded and its data: replays share every retained event's
     // encoding (engines other than memory hand each reader a copy).
     replayCacheBytes: Math.max(1, Math.min(2 * config.historyBytes, 256 * 1024 * 1024)),
+    maxEventTopics: config.limits.maxUpdateTopics,
   });
   // An engine failure during one subscriber's replay ends that subscription (its client
   // reconnects); the server logs it instead of letting it surface as an uncaught exception.

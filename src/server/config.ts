@@ -27,6 +27,8 @@ export interface LimitsConfig {
   maxConnectionsPerIp: number;
   /** Most topic selectors in one subscription (Mercure: 1..1000). Default 1000. */
   maxTopics: number;
+  /** Most topics of one published update (canonical and alternates). Default 100. */
+  maxUpdateTopics: number;
   /** Largest accepted publish body in bytes. Default 1 MiB. */
   maxBodyBytes: number;
   /** Publishes per second per publisher token; 0 = no limit. Default 0. */
@@ -501,6 +503,16 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     default: 1000,
     min: 1,
     description: 'Most topic selectors in one subscription (then 400).',
+  },
+  {
+    flag: '--max-update-topics',
+    type: 'integer',
+    group: LIMITS,
+    valueName: '<n>',
+    default: 100,
+    min: 1,
+    description:
+      'Most topics of one published update, its canonical topic and alternates (then 400). Each costs a lookup on every publish and its bytes in history.',
   },
   {
     flag: '--max-body-bytes',
@@ -1421,6 +1433,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       maxConnections: num('maxConnections'),
       maxConnectionsPerIp: num('maxConnectionsPerIp'),
       maxTopics: num('maxTopics'),
+      maxUpdateTopics: num('maxUpdateTopics'),
       maxBodyBytes: num('maxBodyBytes'),
       publishRate: num('publishRate'),
       headersTimeoutMs: num('headersTimeout'),

@@ -1,3 +1,4 @@
+import { isWellFormed } from '../engines/engine.js';
 import { EARLIEST, HeraldEngineError } from '../engines/index.js';
 import { HeraldHubError, matchesAny, type PublishInput, type Subscription } from '../hub/index.js';
 import { EVENT_STREAM_CONTENT_TYPE, type NodeRequest, type NodeResponse } from '../stream/index.js';
@@ -147,8 +148,8 @@ interface RawUpdate {
   private: unknown;
 }
 
-/** Turns raw fields into a hub publish, or throws a 400 naming the field. */
-function parseUpdate(raw: RawUpdate, where: string): PublishInput {
+/** Turns raw fields into a hub publish, or throws a 400 naming the field (or the limit). */
+function parseUpdate(raw: RawUpdate, where: string, maxTopics: number): PublishInput {
   const bad = (message: string): never => {
     throw new HttpError(400, `${where}${message}`);
   };
@@ -156,8 +157,17 @@ function parseUpdate(raw: RawUpdate, where: string): PublishInput {
   if (!Array.isArray(topics) || topics.length === 0) {
     bad('missing "topic": an update needs at least one topic');
   }
+  // Counted before anything else is looked at: each topic costs a lookup on every publish.
+  if ((topics as unknown[]).length > maxTopics) {
+    bad(
+      `too many topics in one update: ${(topics as unknown[]).length}, the limit is ${maxTopics} (--max-update-topics); publish several updates instead`,
+    );
+  }
   for (const topic of topics as unknown[]) {
     if (typeof topic !== 'string' || topic === '') bad('every "topic" must be a non-empty string');
+    // Only JSON can carry one (a form decodes bytes as UTF-8): a topic no subscriber could spell.
+    if (!isWellFormed(topic as string))
+      bad('every "topic" must be well-formed Unicode (a lone surrogate)');
   }
   const input: PublishInput = { topics: topics as string[], data: raw.data ?? '' };
   if (raw.id !== undefined && raw.id !== null) {
@@ -165,6 +175,12 @@ function parseUpdate(raw: RawUpdate, where: string): PublishInput {
     if (typeof id !== 'string' || id === '') bad('"id" must be a non-empty string');
     if (CONTROL.test(id as string))
       bad('"id" must not contain CR, LF, NUL or other control characters');
+    // A lone surrogate goes out as U+FFFD: a client resuming with the id it saw would get a gap
+    // and the whole history again.
+    if (!isWellFormed(id as string))
+      bad(
+        '"id" must be well-formed Unicode (it has a lone surrogate, which clients would see as U+FFFD)',
+      );
     // Mercure: "id: the topic's revision identifier […] it MUST NOT start with the # character".
     if ((id as string).startsWith('#')) bad('"id" must not start with "#" (Mercure reserves it)');
     input.id = id as string;
@@ -172,6 +188,11 @@ function parseUpdate(raw: RawUpdate, where: string): PublishInput {
   if (raw.type !== undefined && raw.type !== null) {
     if (typeof raw.type !== 'string' || CONTROL.test(raw.type)) {
       bad('"type" must be a string without CR, LF, NUL or other control characters');
+    }
+    if (!isWellFormed(raw.type as string)) {
+      bad(
+        '"type" must be well-formed Unicode (it has a lone surrogate, which clients would see as U+FFFD)',
+      );
     }
     if (raw.type !== '') input.type = raw.type as string;
   }
@@ -358,6 +379,7 @@ export async function handlePublish(
       private: form.has('private') ? true : undefined,
     },
     '',
+    ctx.config.limits.maxUpdateTopics,
   );
   authorizePublish(identity, update);
   const id = await publish(ctx, update);
@@ -418,6 +440,7 @@ export async function handleJsonPublish(
         private: o.private,
       },
       where,
+      ctx.config.limits.maxUpdateTopics,
     );
     authorizePublish(identity, update);
     return update;

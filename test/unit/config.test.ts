@@ -141,6 +141,7 @@ describe('defaults', () => {
         maxConnections: 100_000,
         maxConnectionsPerIp: 1000,
         maxTopics: 1000,
+        maxUpdateTopics: 100,
         maxBodyBytes: 1024 * 1024,
         publishRate: 0,
         headersTimeoutMs: 10_000,
@@ -265,6 +266,7 @@ publishOrigins: https://a.example, https://b.example
 maxConnections: 10
 maxConnectionsPerIp: 2
 maxTopics: 3
+maxUpdateTopics: 7
 maxBodyBytes: 4KiB
 publishRate: 0.5
 shutdownGrace: 2s
@@ -286,6 +288,7 @@ dashboard: true
       maxConnections: 10,
       maxConnectionsPerIp: 2,
       maxTopics: 3,
+      maxUpdateTopics: 7,
       maxBodyBytes: 4096,
       publishRate: 0.5,
       headersTimeoutMs: 10_000,
