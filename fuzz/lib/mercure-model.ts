@@ -131,7 +131,7 @@ export interface PublishRequestModel {
   body: { fields: RawFields[]; json: boolean; array: boolean } | { status: 400 };
   /** Custom ids still in the hub's history (a reuse is a 409). */
   retainedIds: ReadonlySet<string>;
-  /** Most updates in one JSON array (--max-topics). */
+  /** Most updates in one JSON array, and topics of all its updates (--max-topics). */
   maxUpdates: number;
   /** Most topics of one update (--max-update-topics). */
   maxUpdateTopics: number;
@@ -149,6 +149,12 @@ export function expectPublish(m: PublishRequestModel): Verdict {
   if ('status' in m.body) return refused(400);
   const { fields, json, array } = m.body;
   if (array && (fields.length === 0 || fields.length > m.maxUpdates)) return refused(400);
+  // The topics of an array's updates count together against the same bound.
+  const topicsInAll = fields.reduce(
+    (n, f) => n + (Array.isArray(f.topics) ? f.topics.length : 1),
+    0,
+  );
+  if (array && topicsInAll > m.maxUpdates) return refused(400);
   const events: ExpectedEvent[] = [];
   // Once a topic the model cannot judge went through, the hub may have refused it (403) there.
   let unsure = false;

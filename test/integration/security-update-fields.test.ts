@@ -53,10 +53,63 @@ describe('topics per update (item 10)', () => {
       /--max-update-topics/,
     );
     await assertErrorResponse(
-      await publishJson([{ topic: '/ok' }, { topics: topics(95_000).slice(0, 1000) }]),
+      await publishJson([{ topic: '/ok' }, { topics: topics(LIMIT + 1) }]),
       400,
-      /update #1: too many topics/,
+      /update #1: too many topics in one update/,
     );
+  });
+
+  test('a form is refused before it is parsed when it has more fields than an update needs', async () => {
+    const post = (body: string) =>
+      fetch(`${server.url}${HUB}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${admin}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body,
+      });
+    const short = Array.from({ length: 95_000 }, (_, i) => `topic=${i.toString(36)}`);
+    await assertErrorResponse(
+      await post(`data=x&${short.join('&')}`),
+      400,
+      /too many form fields: more than 21; an update has at most 5 topics \(--max-update-topics\)/,
+    );
+    // Fields besides the topics: up to 16 (unknown ones are ignored).
+    const fields = [...topics(LIMIT).map((t) => `topic=${t}`), 'data=ok'];
+    const extra = Array.from({ length: 15 }, (_, i) => `x${i}=1`);
+    const ok = await post([...fields, ...extra].join('&'));
+    assert.equal(ok.status, 200, await ok.text());
+    await assertErrorResponse(
+      await post([...fields, ...extra, 'x15=1'].join('&')),
+      400,
+      /too many form fields/,
+    );
+  });
+
+  test('the topics of a JSON array count together against --max-topics', async () => {
+    const hub = await startHub(['--max-update-topics', '10', '--max-topics', '25']);
+    try {
+      const send = (body: unknown) =>
+        fetch(`${hub.url}/publish`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const updates = (n: number, each: number) =>
+        Array.from({ length: n }, (_, i) => ({ topics: topics(each).map((t) => `${t}/${i}`) }));
+      const ok = await send(updates(2, 10));
+      assert.equal(ok.status, 200, await ok.text());
+      await assertErrorResponse(
+        await send(updates(3, 10)),
+        400,
+        /too many topics in one request: 30 in all, the limit is 25 \(--max-topics\)/,
+      );
+      // A single update is bounded by --max-update-topics alone.
+      await assertErrorResponse(await send({ topics: topics(11) }), 400, /--max-update-topics/);
+    } finally {
+      await hub.close(1000);
+    }
   });
 
   test('hub.publish refuses more than maxEventTopics (default 100)', async () => {
