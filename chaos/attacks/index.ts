@@ -5,7 +5,17 @@
 // Add an attack by writing its file and appending it here.
 import type { Scenario } from '../scenario.js';
 import { newlineBloatAttack } from './newline-bloat.js';
+import { privateIds } from './private-ids.js';
 import { replayFloodAttack, replayFloodRedisAttack } from './replay-flood.js';
+import { surrogateId } from './surrogate-id.js';
+import { topicBomb } from './topic-bomb.js';
 
 /** Every attack `npm run chaos` knows, in the order of docs/security.md's cost table. */
-export const ATTACKS: Scenario[] = [replayFloodAttack, replayFloodRedisAttack, newlineBloatAttack];
+export const ATTACKS: Scenario[] = [
+  replayFloodAttack,
+  replayFloodRedisAttack,
+  newlineBloatAttack,
+  privateIds,
+  topicBomb,
+  surrogateId,
+];

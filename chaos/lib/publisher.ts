@@ -7,6 +7,8 @@ export interface Update {
   topics: readonly string[];
   data: string;
   private?: boolean;
+  /** A custom event id. */
+  id?: string;
 }
 
 /** What one publish request got. */
@@ -27,6 +29,7 @@ export async function publishOnce(
   for (const topic of update.topics) form.append('topic', topic);
   form.set('data', update.data);
   if (update.private === true) form.set('private', 'on');
+  if (update.id !== undefined) form.set('id', update.id);
   const res = await fetch(`${url}/.well-known/mercure`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}` },

@@ -138,7 +138,8 @@ export class AccountingSubscriber {
     if (this.#options.token !== undefined) headers.authorization = `Bearer ${this.#options.token}`;
     if (this.lastEventId !== '') {
       if (this.#options.resumeViaQuery?.() === true) params.set('lastEventID', this.lastEventId);
-      else headers['last-event-id'] = this.lastEventId;
+      // As EventSource sends it: "encoded as UTF-8" (node:http takes header bytes as latin1).
+      else headers['last-event-id'] = Buffer.from(this.lastEventId, 'utf8').toString('latin1');
     }
     const origin = this.origin;
     const resumeAfter = this.lastEventId;
