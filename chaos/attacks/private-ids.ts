@@ -80,9 +80,13 @@ function probe(url: string, lastEventId: string | undefined, waitMs = 150): Prom
         },
       });
       res.setEncoding('utf8');
+      // Only the first event is parsed: an attacker reads no more (nor should the harness,
+      // whose process also runs the healthy pair).
       res.on('data', (chunk: string) => {
+        if (settled) return;
         text += chunk;
-        parser.feed(chunk);
+        const end = text.indexOf('\n\n');
+        if (end !== -1) parser.feed(`${text.slice(0, end)}\n\n`);
       });
       res.on('error', () => {});
     });

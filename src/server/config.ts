@@ -25,7 +25,10 @@ export interface LimitsConfig {
   maxConnections: number;
   /** Most open subscriber connections from one IP address. Default 1000; 0 = no limit. */
   maxConnectionsPerIp: number;
-  /** Most topic selectors in one subscription (Mercure: 1..1000). Default 1000. */
+  /**
+   * Most topic selectors in one subscription (Mercure: 1..1000), and most updates of a JSON
+   * publish array, their topics counted together. Default 1000.
+   */
   maxTopics: number;
   /** Most topics of one published update (canonical and alternates). Default 100. */
   maxUpdateTopics: number;
@@ -502,7 +505,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     valueName: '<n>',
     default: 1000,
     min: 1,
-    description: 'Most topic selectors in one subscription (then 400).',
+    description:
+      'Most topic selectors in one subscription, and most updates of a JSON publish array, their topics counted together (then 400).',
   },
   {
     flag: '--max-update-topics',
