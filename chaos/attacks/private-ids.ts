@@ -111,6 +111,7 @@ interface Tally {
   examples: string[];
 }
 
+/** Issue 14, item 7: no private id reaches an anonymous subscriber (header, gap, resume). */
 export const privateIds: Scenario = {
   name: 'attack-private-ids',
   summary:

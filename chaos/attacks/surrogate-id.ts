@@ -64,6 +64,7 @@ async function publishJson(
   return { status: 200, id: (JSON.parse(text) as { id: string }).id, reason: '' };
 }
 
+/** Issue 14, item 12: ids, types and topics must be well-formed Unicode. */
 export const surrogateId: Scenario = {
   name: 'attack-surrogate-id',
   summary:

@@ -86,6 +86,7 @@ const show = (statuses: Map<number, number>): string =>
     .map(([s, n]) => `${s}×${n}`)
     .join(' ');
 
+/** Issue 14, item 10: topics per update bounded, and counted in history. */
 export const topicBomb: Scenario = {
   name: 'attack-topic-bomb',
   summary:
