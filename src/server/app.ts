@@ -23,7 +23,7 @@ import { ConnectionLimiter, RateLimiter } from './limits.js';
 import { HUB_PATH, handleJsonPublish, handlePublish, handleSubscribe } from './mercure.js';
 import { Metrics } from './metrics.js';
 import { HttpError, sendError, sendText } from './respond.js';
-import { handleSubscriptionsApi } from './subscriptions.js';
+import { handleSubscriptionsApi, indexSubscriptions } from './subscriptions.js';
 
 /** Options of {@link startServer} that are not configuration. */
 export interface StartServerOptions {
@@ -175,6 +175,7 @@ export async function startServer(
     config.limits.maxConnectionsPerIp,
   );
   const shutdown = new AbortController();
+  const subscriptionIndex = config.subscriptions ? indexSubscriptions({ hub }) : undefined;
   const ctx: ServerContext = {
     config,
     hub,
@@ -188,6 +189,7 @@ export async function startServer(
     startedAt: Date.now(),
     shutdown: shutdown.signal,
     publisherToken: options.publisherToken,
+    subscriptionIndex: subscriptionIndex?.index,
   };
 
   const handle = (req: NodeRequest, res: NodeResponse): void => {
@@ -261,6 +263,7 @@ export async function startServer(
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       shutdown.abort();
       await hub.close();
+      subscriptionIndex?.stop();
       await engine.close();
       ctx.auth.close();
       if ('closeIdleConnections' in server) server.closeIdleConnections();

@@ -6,6 +6,7 @@ import type { ServerConfig } from './config.js';
 import type { Cors } from './cors.js';
 import type { ConnectionLimiter, RateLimiter } from './limits.js';
 import type { Metrics } from './metrics.js';
+import type { SubscriptionIndex } from './subscription-index.js';
 
 /** Everything a request handler of the hub server needs, built once at startup by `app.ts`. */
 export interface ServerContext {
@@ -36,4 +37,6 @@ export interface ServerContext {
   readonly shutdown: AbortSignal;
   /** Dev mode's generated publisher token, for the dashboard's publish form. */
   readonly publisherToken: string | undefined;
+  /** The subscriptions API's index; `undefined` without `--subscriptions`. */
+  readonly subscriptionIndex: SubscriptionIndex | undefined;
 }

@@ -1,15 +1,19 @@
 import { createHash } from 'node:crypto';
 import type { Subscription } from '../hub/index.js';
-import { matchesAny } from '../hub/index.js';
 import type { NodeRequest, NodeResponse } from '../stream/index.js';
 import type { Identity } from './auth.js';
 import type { ServerContext } from './context.js';
 import { requireAuth } from './require-auth.js';
 import { HttpError } from './respond.js';
+import {
+  SUBSCRIPTIONS_BASE as BASE,
+  SubscriptionIndex,
+  subscriberIri,
+  subscriptionResourceId,
+} from './subscription-index.js';
 
 /** Mercure's JSON-LD context for subscription resources. */
 const CONTEXT = 'https://mercure.rocks/';
-const BASE = '/.well-known/mercure/subscriptions';
 
 /** One subscription resource: one selector of one subscriber (Mercure "Subscription"). */
 interface SubscriptionResource {
@@ -22,32 +26,44 @@ interface SubscriptionResource {
   payload?: unknown;
 }
 
-/** The subscriber IRI Mercure expects: a URN built from the subscription's random id. */
-function subscriberIri(sub: Subscription): string {
-  return `urn:uuid:${sub.id}`;
-}
-
-/**
- * Mercure: "the hub MUST publish an update … when a subscription is created or terminated",
- * topic `/.well-known/mercure/subscriptions/{topic}/{subscriber}` with both parts URL-encoded.
- */
-function resourceId(selector: string, subscriber: string): string {
-  return `${BASE}/${encodeURIComponent(selector)}/${encodeURIComponent(subscriber)}`;
-}
-
 const payloads = new WeakMap<Subscription, unknown>();
 
-function resources(sub: Subscription, active: boolean): SubscriptionResource[] {
+/** The resource of one selector of `sub`; `id` already computed when given. */
+function resource(
+  sub: Subscription,
+  topic: string,
+  active: boolean,
+  id?: string,
+): SubscriptionResource {
   const subscriber = subscriberIri(sub);
   const payload = payloads.get(sub);
-  return sub.topics.map((topic) => ({
-    id: resourceId(topic, subscriber),
+  return {
+    // Mercure: "the hub MUST publish an update … when a subscription is created or
+    // terminated", topic /.well-known/mercure/subscriptions/{topic}/{subscriber}, both parts
+    // URL-encoded.
+    id: id ?? subscriptionResourceId(topic, subscriber),
     type: 'Subscription',
     subscriber,
     topic,
     active,
     ...(payload === undefined ? {} : { payload }),
-  }));
+  };
+}
+
+function resources(sub: Subscription, active: boolean): SubscriptionResource[] {
+  return sub.topics.map((topic) => resource(sub, topic, active));
+}
+
+/**
+ * The index the subscriptions API reads, following `ctx.hub` from now on; one per hub.
+ * @returns the index and a function that stops following
+ */
+export function indexSubscriptions(ctx: Pick<ServerContext, 'hub'>): {
+  index: SubscriptionIndex;
+  stop: () => void;
+} {
+  const index = new SubscriptionIndex();
+  return { index, stop: index.follow(ctx.hub) };
 }
 
 /**
@@ -78,7 +94,9 @@ export function publishSubscriptionEvents(
 /**
  * `GET /.well-known/mercure/subscriptions[/{topic}[/{subscriber}]]`: the active subscriptions
  * as JSON-LD (Mercure's subscriptions API), filtered to what the caller's `mercure.subscribe`
- * selectors allow; `ETag` / `If-None-Match` supported.
+ * selectors allow; `ETag` / `If-None-Match` supported. The resources are listed in id order,
+ * and found through the index (`ctx.subscriptionIndex`): a request costs what its claim may
+ * see, and a claim that can match no subscription resource costs a comparison per selector.
  */
 export async function handleSubscriptionsApi(
   ctx: ServerContext,
@@ -112,19 +130,17 @@ export async function handleSubscriptionsApi(
     );
   }
   const allowed = identity?.claim.subscribe ?? [];
+  const index = ctx.subscriptionIndex;
+  if (index === undefined) throw new Error('the subscriptions API runs without its index');
 
-  const items: SubscriptionResource[] = [];
-  for (const sub of ctx.hub.subscriptions()) {
-    if (sub.closed) continue;
-    for (const resource of resources(sub, true)) {
-      if (topic !== undefined && resource.topic !== topic) continue;
-      if (subscriber !== undefined && resource.subscriber !== subscriber) continue;
-      // Mercure: the subscriptions API is reachable only with a subscribe claim that matches
-      // the subscription resources' URLs.
-      if (!matchesAny(allowed, [resource.id])) continue;
-      items.push(resource);
-    }
-  }
+  // Mercure: the subscriptions API is reachable only with a subscribe claim that matches the
+  // subscription resources' URLs.
+  const items = index
+    .visible(allowed, {
+      ...(topic !== undefined && { topic }),
+      ...(subscriber !== undefined && { subscriber }),
+    })
+    .map((match) => resource(match.subscription, match.topic, true, match.id));
 
   // The cursor to subscribe from: never the id of a private update the caller may not see.
   const lastEventID = ctx.hub.lastEventIdFor(identity?.claim.subscribe) || 'earliest';
