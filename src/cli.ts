@@ -87,12 +87,12 @@ async function serve(args: string[]): Promise<void> {
     if (error instanceof HeraldConfigError) usageError(error.message, 'herald serve --help');
     throw error;
   }
-  const { config, notices, devToken } = loaded;
+  const { config, notices } = loaded;
   const logger = createLogger(config.logLevel);
   const { startServer } = await import('./server/app.js');
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer(config, { logger, publisherToken: devToken });
+    server = await startServer(config, { logger });
   } catch (error) {
     if (error instanceof HeraldConfigError) usageError(error.message, 'herald serve --help');
     const err = error as NodeJS.ErrnoException;

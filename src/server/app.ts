@@ -7,7 +7,12 @@ import {
   type Http2Server,
   type ServerHttp2Session,
 } from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import pino, { type Logger } from 'pino';
 import { createHub, type Hub } from '../hub/index.js';
 import type { NodeRequest, NodeResponse } from '../stream/index.js';
@@ -16,21 +21,22 @@ import { createClientIp, parseTrustedProxies } from './client-ip.js';
 import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { Cors } from './cors.js';
+import { authorizeDashboard } from './dashboard/access.js';
+import { mintDevToken } from './dashboard/dev-token.js';
 import { DASHBOARD_PAGE_HEADERS, renderDashboardPage } from './dashboard/page.js';
-import { serveDashboardStats } from './dashboard/stats.js';
+import { SelectorCounts } from './dashboard/selector-counts.js';
+import { DashboardFeed, snapshot } from './dashboard/stats.js';
 import { createEngine } from './engine-url.js';
 import { ConnectionLimiter, RateLimiter } from './limits.js';
 import { HUB_PATH, handleJsonPublish, handlePublish, handleSubscribe } from './mercure.js';
 import { Metrics } from './metrics.js';
-import { HttpError, sendError, sendText } from './respond.js';
+import { HttpError, sendError, sendJson, sendText } from './respond.js';
 import { handleSubscriptionsApi, indexSubscriptions } from './subscriptions.js';
 
 /** Options of {@link startServer} that are not configuration. */
 export interface StartServerOptions {
   /** Where JSON logs go. Default: a silent logger. */
   logger?: Logger;
-  /** Dev mode's generated publisher token, shown to the dashboard's publish form. */
-  publisherToken?: string;
 }
 
 /** A running hub server. */
@@ -74,6 +80,10 @@ function route(
     }
     return { name: 'subscriptions', handler: handleSubscriptionsApi };
   }
+  if (path === DEV_TOKEN_PATH && ctx.config.dashboard && ctx.config.devPublisherKey) {
+    if (method === 'POST') return { name: 'dashboard-token', handler: dashboardToken };
+    return { name: 'dashboard-token', handler: methodNotAllowed('POST') };
+  }
   if (method !== 'GET' && method !== 'HEAD') return undefined;
   switch (path) {
     case '/healthz':
@@ -115,28 +125,61 @@ const metrics: Handler = async (ctx, _req, res) => {
   res.end(body);
 };
 
+/** Where the dev-mode dashboard page renews its publisher token. */
+const DEV_TOKEN_PATH = '/dashboard/token';
+
+/** A fresh short-lived publisher token, in dev mode with a generated key. */
+function devToken(ctx: ServerContext): ReturnType<typeof mintDevToken> {
+  return mintDevToken(ctx.config.publisherKey!.key, ctx.config.devTokenTtlMs);
+}
+
 const pages = new WeakMap<ServerContext, string>();
-const dashboard: Handler = (ctx, _req, res) => {
+const dashboard: Handler = async (ctx, req, res) => {
+  await authorizeDashboard(ctx, req);
   let html = pages.get(ctx);
-  if (html === undefined) {
-    html = renderDashboardPage({ publisherToken: ctx.publisherToken, hubPath: HUB_PATH });
+  if (ctx.config.devPublisherKey) {
+    // A token per page view, short-lived, renewed by the page: never one that lasts.
+    const { token, expiresIn } = devToken(ctx);
+    html = renderDashboardPage({
+      hubPath: HUB_PATH,
+      dev: true,
+      publisherToken: token,
+      tokenPath: DEV_TOKEN_PATH,
+      tokenTtlMs: expiresIn * 1000,
+    });
+  } else if (html === undefined) {
+    html = renderDashboardPage({ hubPath: HUB_PATH, dev: ctx.config.dev });
     pages.set(ctx, html);
   }
   res.writeHead(200, DASHBOARD_PAGE_HEADERS);
   res.end(html);
 };
 
-const dashboardStats: Handler = (ctx, req, res) => {
-  serveDashboardStats(
-    req,
-    res,
-    ctx.hub,
-    () => ({
-      connections: ctx.connections.open,
-      uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
-    }),
-    { signal: ctx.shutdown },
-  );
+const dashboardToken: Handler = async (ctx, req, res) => {
+  await authorizeDashboard(ctx, req);
+  sendJson(res, 200, devToken(ctx));
+};
+
+const dashboardStats: Handler = async (ctx, req, res) => {
+  const access = await authorizeDashboard(ctx, req);
+  const feed = ctx.dashboard!;
+  // A viewer is a connection like a subscriber: it counts in --max-connections(-per-ip).
+  const release = ctx.connections.acquire(ctx.clientIp(req));
+  let expiry: ReturnType<typeof setTimeout> | undefined;
+  const stream = feed.serve(req, res, {
+    headers: ctx.cors.headers(req),
+    signal: ctx.shutdown,
+    onClose: () => {
+      release();
+      if (expiry !== undefined) clearTimeout(expiry);
+    },
+  });
+  if (access.expiresAt !== undefined && !stream.closed) {
+    // The token stops being valid at `exp`: so does the stream it opened.
+    const delay = Math.max(0, Math.min(2_147_483_647, access.expiresAt - Date.now()));
+    expiry = setTimeout(() => stream.close(), delay);
+    expiry.unref();
+  }
 };
 
 /**
@@ -175,7 +218,26 @@ export async function startServer(
     config.limits.maxConnectionsPerIp,
   );
   const shutdown = new AbortController();
+  const startedAt = Date.now();
+  const stops: (() => void)[] = [];
+  let feed: DashboardFeed | undefined;
+  if (config.dashboard) {
+    const counts = new SelectorCounts();
+    stops.push(counts.follow(hub));
+    feed = new DashboardFeed((viewers) =>
+      snapshot(
+        hub,
+        counts,
+        {
+          connections: connections.open,
+          uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        },
+        viewers,
+      ),
+    );
+  }
   const subscriptionIndex = config.subscriptions ? indexSubscriptions({ hub }) : undefined;
+  if (subscriptionIndex !== undefined) stops.push(subscriptionIndex.stop);
   const ctx: ServerContext = {
     config,
     hub,
@@ -186,9 +248,9 @@ export async function startServer(
     publishRate: new RateLimiter(config.limits.publishRate),
     metrics: new Metrics(hub, connections),
     logger,
-    startedAt: Date.now(),
+    startedAt,
     shutdown: shutdown.signal,
-    publisherToken: options.publisherToken,
+    dashboard: feed,
     subscriptionIndex: subscriptionIndex?.index,
   };
 
@@ -234,7 +296,7 @@ export async function startServer(
     }
   };
 
-  const server = await listen(config, handle);
+  const { server, loopbackV6 } = await listen(config, handle);
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -260,10 +322,16 @@ export async function startServer(
   let closing: Promise<void> | undefined;
   const close = (graceMs = config.shutdownGraceMs): Promise<void> => {
     closing ??= (async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = Promise.all([
+        new Promise<void>((resolve) => server.close(() => resolve())),
+        new Promise<void>((resolve) =>
+          loopbackV6 ? loopbackV6.close(() => resolve()) : resolve(),
+        ),
+      ]);
       shutdown.abort();
+      feed?.close();
       await hub.close();
-      subscriptionIndex?.stop();
+      for (const stop of stops) stop();
       await engine.close();
       ctx.auth.close();
       if ('closeIdleConnections' in server) server.closeIdleConnections();
@@ -282,12 +350,61 @@ export async function startServer(
   return { url, hub, server, close };
 }
 
-/** Creates and starts the node server the configuration asks for. */
+type NodeServer = HttpServer | Http2Server | Http2SecureServer;
+
+/**
+ * Creates and starts the node server the configuration asks for. The host `localhost` means
+ * both loopback addresses: the server listens on 127.0.0.1, and a second listener on ::1 (same
+ * port) hands its connections to the same server — `localhost` resolves to either, depending
+ * on the system. Where the machine has no IPv6 loopback, 127.0.0.1 alone serves.
+ */
 async function listen(
   config: ServerConfig,
   handle: (req: NodeRequest, res: NodeResponse) => void,
-): Promise<HttpServer | Http2Server | Http2SecureServer> {
-  let server: HttpServer | Http2Server | Http2SecureServer;
+): Promise<{ server: NodeServer; loopbackV6: NetServer | undefined }> {
+  if (config.host !== 'localhost') {
+    const server = createNodeServer(config, handle);
+    await listenOn(server, config.port, config.host === '' ? undefined : config.host);
+    return { server, loopbackV6: undefined };
+  }
+  // With port 0 the IPv4 listener picks the port; if it is taken on ::1, pick again.
+  for (let attempt = 1; ; attempt++) {
+    const server = createNodeServer(config, handle);
+    await listenOn(server, config.port, '127.0.0.1');
+    const { port } = server.address() as AddressInfo;
+    const loopbackV6 = createNetServer({ noDelay: true }, (socket) =>
+      server.emit('connection', socket),
+    );
+    try {
+      await listenOn(loopbackV6, port, '::1');
+      return { server, loopbackV6 };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // No IPv6 on this machine: 127.0.0.1 is all there is to localhost.
+      if (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT') {
+        return { server, loopbackV6: undefined };
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (code !== 'EADDRINUSE' || config.port !== 0 || attempt >= 5) throw error;
+    }
+  }
+}
+
+function listenOn(server: NodeServer | NetServer, port: number, host: string | undefined) {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function createNodeServer(
+  config: ServerConfig,
+  handle: (req: NodeRequest, res: NodeResponse) => void,
+): NodeServer {
+  let server: NodeServer;
   const { headersTimeoutMs, requestTimeoutMs } = config.limits;
   if (config.tls !== undefined) {
     server = createSecureServer(
@@ -321,12 +438,5 @@ async function listen(
       handle,
     );
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host === '' ? undefined : config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
   return server;
 }

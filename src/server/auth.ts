@@ -41,10 +41,21 @@ export interface MercureClaim {
   payload?: unknown;
 }
 
+/**
+ * Herald's own claim, `herald` (top level, beside `mercure`): rights that Mercure does not
+ * define. Other Mercure hubs ignore it.
+ */
+export interface HeraldClaim {
+  /** `true`: the bearer may open the dashboard (`/` and `/dashboard/stats`). */
+  dashboard?: boolean;
+}
+
 /** A verified caller. */
 export interface Identity {
   /** The token's `mercure` claim (`{}` when the token has none). */
   claim: MercureClaim;
+  /** The token's `herald` claim (`{}` when the token has none, or it is not an object). */
+  herald: HeraldClaim;
   /** The raw token, e.g. as a rate-limit key. Never log it. */
   token: string;
   /** The token's `sub` claim, when it is a string. */
@@ -100,6 +111,12 @@ export interface Authenticator {
    * token is wrong instead of silently missing private updates.
    */
   subscriber(req: AuthRequest): Promise<AuthResult>;
+  /**
+   * Authenticates a dashboard viewer: a token from the same sources, verified with the
+   * subscriber key (or the JWKS), and never anonymous. Whether the token carries the dashboard
+   * claim ({@link Identity.herald}) is for the caller to check.
+   */
+  dashboard(req: AuthRequest): Promise<AuthResult>;
   /** Stops using the JWKS (a later token that needs it is refused). Idempotent. */
   close(): void;
 }
@@ -323,6 +340,13 @@ function readMercureClaim(payload: JWTPayload): MercureClaim | string {
   }
   if (record.payload !== undefined) claim.payload = record.payload;
   return claim;
+}
+
+/** Reads the `herald` claim: only `dashboard: true` grants anything; other shapes grant nothing. */
+function readHeraldClaim(payload: JWTPayload): HeraldClaim {
+  const raw = payload.herald;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return {};
+  return (raw as Record<string, unknown>).dashboard === true ? { dashboard: true } : {};
 }
 
 /**
@@ -620,7 +644,11 @@ export function createAuthenticator(
     return `token rejected (${error instanceof Error ? error.message : String(error)})`;
   }
 
-  async function authenticate(req: AuthRequest, role: Role): Promise<AuthResult> {
+  async function authenticate(
+    req: AuthRequest,
+    role: Role,
+    dashboard = false,
+  ): Promise<AuthResult> {
     const verifier = verifiers[role];
     if (role === 'publisher' && verifier.key === undefined && !verifier.jwks) {
       return unauthorized(
@@ -631,6 +659,12 @@ export function createAuthenticator(
     const extracted = extract(req, role);
     if (extracted.kind === 'rejected') return extracted.result;
     if (extracted.kind === 'none') {
+      if (dashboard) {
+        return unauthorized(
+          `the dashboard needs a JWT with the claim {"herald":{"dashboard":true}}, signed with the subscriber key: send "Authorization: Bearer <token>", open the page with ?${QUERY_PARAMETER}=<token>, or set the ${COOKIE_NAME} cookie`,
+          false,
+        );
+      }
       if (role === 'subscriber' && config.anonymous) return { ok: true, identity: undefined };
       return unauthorized(
         role === 'publisher'
@@ -643,7 +677,11 @@ export function createAuthenticator(
     if (!verified.ok) return unauthorized(verified.reason, true);
     const claim = readMercureClaim(verified.payload);
     if (typeof claim === 'string') return unauthorized(claim, true);
-    const identity: Identity = { claim, token: extracted.token };
+    const identity: Identity = {
+      claim,
+      herald: readHeraldClaim(verified.payload),
+      token: extracted.token,
+    };
     if (typeof verified.payload.sub === 'string') identity.subject = verified.payload.sub;
     if (typeof verified.payload.exp === 'number') identity.expiresAt = verified.payload.exp * 1000;
     return { ok: true, identity };
@@ -652,6 +690,7 @@ export function createAuthenticator(
   return {
     publisher: (req) => authenticate(req, 'publisher'),
     subscriber: (req) => authenticate(req, 'subscriber'),
+    dashboard: (req) => authenticate(req, 'subscriber', true),
     close() {
       // The JWKS is fetched lazily (no timers); dropping it stops any further fetch.
       remoteJwks = undefined;

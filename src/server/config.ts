@@ -58,7 +58,10 @@ export interface TlsConfig {
 
 /** The whole configuration of a Herald hub server, with every default applied. */
 export interface ServerConfig {
-  /** Interface to listen on; `''` = every interface. */
+  /**
+   * Interface to listen on; `''` = every interface; `'localhost'` = both loopback addresses,
+   * 127.0.0.1 and ::1 (dev mode's default), whichever `localhost` resolves to.
+   */
   host: string;
   /** Port to listen on. Default 8080; 0 picks a free port. */
   port: number;
@@ -101,6 +104,18 @@ export interface ServerConfig {
   dev: boolean;
   /** The dashboard page at `/`. On in dev mode. */
   dashboard: boolean;
+  /**
+   * Dev mode generated the publisher key: the dashboard page embeds short-lived publisher
+   * tokens signed with it (minted per page view, renewed by the page before they expire).
+   */
+  devPublisherKey: boolean;
+  /** Lifetime of the publisher tokens the dev-mode dashboard embeds, in ms. Default 10 min. */
+  devTokenTtlMs: number;
+  /**
+   * `user:password` that opens the dashboard with HTTP Basic authentication (besides a JWT
+   * with the dashboard claim); `undefined` = none.
+   */
+  dashboardCredentials: string | undefined;
   /**
    * Proxies (IP addresses and CIDR ranges, IPv4 and IPv6) whose `X-Forwarded-For` names the
    * client for per-IP limits and logs; empty = the socket's address is always the client's.
@@ -276,9 +291,9 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     type: 'string',
     group: LISTEN,
     valueName: '<host:port>',
-    defaultText: ':8080 (every interface)',
+    defaultText: ':8080 (every interface; localhost:8080 with --dev)',
     description:
-      'Address to listen on: host:port, :port (every interface) or [ipv6]:port. A --port from the same or a stronger source overrides its port.',
+      'Address to listen on: host:port, :port (every interface) or [ipv6]:port; localhost:port listens on both 127.0.0.1 and ::1. A --port from the same or a stronger source overrides its port.',
     check: (v) => {
       parseAddr(String(v));
       return v;
@@ -583,7 +598,29 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     type: 'boolean',
     group: OPS,
     defaultText: 'off (on with --dev)',
-    description: 'Serve the live dashboard at /; --no-dashboard turns it off, also with --dev.',
+    description:
+      'Serve the live dashboard at /; --no-dashboard turns it off, also with --dev. Outside dev mode it needs a JWT with the claim {"herald":{"dashboard":true}} or --dashboard-credentials.',
+  },
+  {
+    flag: '--dashboard-credentials',
+    type: 'string',
+    group: OPS,
+    valueName: '<user:password>',
+    description:
+      'HTTP Basic credentials that open the dashboard (a browser asks for them); @path reads them from a file. A JWT with the dashboard claim works too.',
+    check: (v) => checkCredentials(String(v)),
+  },
+  {
+    flag: '--dev-token-ttl',
+    type: 'duration',
+    group: OPS,
+    valueName: '<duration>',
+    default: 600_000,
+    defaultText: '10m',
+    min: 1000,
+    max: 86_400_000,
+    description:
+      'Dev mode: lifetime of the publisher token the dashboard page embeds (a new one per page view; the page renews it before it expires).',
   },
   {
     flag: '--log-level',
@@ -758,6 +795,16 @@ function checkOrigins(origins: string[]): string[] {
   });
 }
 
+function checkCredentials(text: string, fileAllowed = true): string {
+  // `@path` is read (and checked) once the sources are resolved.
+  if (fileAllowed && text.startsWith('@') && !text.startsWith('@@')) return text;
+  const colon = text.indexOf(':');
+  if (colon < 0 || colon === text.length - 1) {
+    throw new Invalid('expected user:password (RFC 7617 Basic credentials; the user may be empty)');
+  }
+  return text;
+}
+
 function checkTrustedProxies(entries: string[]): string[] {
   try {
     parseTrustedProxies(entries);
@@ -910,8 +957,9 @@ export interface LoadedConfig {
   config: ServerConfig;
   /**
    * In dev mode with a generated publisher key: a publisher JWT signed with it
-   * (`mercure.publish` and `mercure.subscribe` = `['*']`, no expiry), for `startServer`'s
-   * `publisherToken` (the dashboard's publish form).
+   * (`mercure.publish` and `mercure.subscribe` = `['*']`, no expiry; the key lives as long as
+   * the process), printed for the person who started the hub. The dashboard page never carries
+   * it: it gets short-lived tokens of its own (`--dev-token-ttl`).
    */
   devToken: string | undefined;
   /**
@@ -1130,6 +1178,30 @@ function readSourceFile(
 
 const HMAC_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
 
+/** Checks the dashboard credentials once read (a `@file`'s final line break is dropped). */
+function checkCredentialsFile(text: string, source: string): string {
+  const value = text.replace(/\r?\n$/, '');
+  try {
+    return checkCredentials(value, false);
+  } catch (error) {
+    throw valueError(source, error);
+  }
+}
+
+/**
+ * Whether a listen host is loopback only: `localhost` (both loopback addresses), 127.0.0.0/8
+ * or ::1.
+ * @param host - the host as configured (`''` = every interface)
+ */
+export function isLoopback(host: string): boolean {
+  return (
+    host === 'localhost' ||
+    host === '::1' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) ||
+    /^::ffff:127\./i.test(host)
+  );
+}
+
 /**
  * Checks that `key` can verify `alg` tokens (with the same loader the server uses); returns a
  * warning for a weak HMAC secret.
@@ -1166,13 +1238,17 @@ const b64url = (data: string | Buffer): string => Buffer.from(data).toString('ba
 /**
  * Signs the dev-mode publisher JWT: HS256 with `secret` (its UTF-8 bytes, as Mercure hubs and
  * `jose` read a string secret), claims `{ mercure: { publish: ['*'], subscribe: ['*'] } }`,
- * no expiry.
+ * no expiry — or the given `claims`.
  * @param secret - the HMAC secret
+ * @param claims - the payload (default: the claims above)
  * @returns the compact JWT
  */
-export function createDevToken(secret: string): string {
+export function createDevToken(
+  secret: string,
+  claims: Readonly<Record<string, unknown>> = { mercure: { publish: ['*'], subscribe: ['*'] } },
+): string {
   const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const payload = b64url(JSON.stringify({ mercure: { publish: ['*'], subscribe: ['*'] } }));
+  const payload = b64url(JSON.stringify(claims));
   const signature = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
   return `${header}.${payload}.${signature}`;
 }
@@ -1344,6 +1420,14 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   const dev = bool('dev');
   const anonymous = isSet('anonymous') ? bool('anonymous') : dev;
   const dashboard = isSet('dashboard') ? bool('dashboard') : dev;
+  // Dev mode hands out a publishing token to whoever opens the dashboard: it listens on the
+  // loopback addresses only, unless an address is given.
+  if (dev && addr.value === undefined) host = 'localhost';
+  const credentials = get('dashboardCredentials');
+  const dashboardCredentials =
+    credentials.value === undefined
+      ? undefined
+      : checkCredentialsFile(readJwtKey(credentials, readFile), credentials.source);
   const base = HUB_URL_PLACEHOLDER;
   let devToken: string | undefined;
   if (dev && publisherKey === undefined) {
@@ -1353,7 +1437,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     notices.push(
       [
         'Dev mode: a publisher key was generated for this run (HS256); anonymous subscribers are allowed.',
-        'Publisher JWT (may publish to every topic; no expiry):',
+        'Publisher JWT for this terminal (may publish to every topic; valid until the hub stops, the key is new every run):',
         '',
         `  ${devToken}`,
         '',
@@ -1365,6 +1449,22 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   } else if (dev) {
     notices.push(
       'Dev mode: anonymous subscribers are allowed; the configured publisher key is used.',
+    );
+  }
+  if (dev && dashboard && !isLoopback(host) && dashboardCredentials === undefined) {
+    notices.push(
+      `Dev mode on ${host === '' ? 'every interface' : host} (${addr.source}): anyone who can reach this address can open the dashboard${devToken === undefined ? '' : ', and publish to every topic with the token its page carries'}. Leave --addr out to listen on localhost only.`,
+    );
+  }
+  if (
+    dashboard &&
+    !dev &&
+    dashboardCredentials === undefined &&
+    subscriberKey === undefined &&
+    jwksUrl === undefined
+  ) {
+    notices.push(
+      'The dashboard needs authentication outside dev mode, and nothing can open it: set --dashboard-credentials user:password, or a subscriber key (--jwt-key, --subscriber-jwt-key or --jwks-url) and sign a token with the claim {"herald":{"dashboard":true}}.',
     );
   }
   if (dev && subscriberKey === undefined && jwksUrl === undefined && anonymous) {
@@ -1430,6 +1530,9 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     publishOrigins: get('publishOrigins').value as string[],
     dev,
     dashboard,
+    devPublisherKey: devToken !== undefined,
+    devTokenTtlMs: num('devTokenTtl'),
+    dashboardCredentials,
     trustedProxies: get('trustedProxies').value as string[],
     logLevel: get('logLevel').value as LogLevel,
     shutdownGraceMs: num('shutdownGrace'),

@@ -4,6 +4,7 @@ import type { NodeRequest } from '../stream/index.js';
 import type { Authenticator } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { Cors } from './cors.js';
+import type { DashboardFeed } from './dashboard/stats.js';
 import type { ConnectionLimiter, RateLimiter } from './limits.js';
 import type { Metrics } from './metrics.js';
 import type { SubscriptionIndex } from './subscription-index.js';
@@ -35,8 +36,8 @@ export interface ServerContext {
   readonly startedAt: number;
   /** Aborts when the server begins to shut down: long-lived responses outside the hub end. */
   readonly shutdown: AbortSignal;
-  /** Dev mode's generated publisher token, for the dashboard's publish form. */
-  readonly publisherToken: string | undefined;
+  /** The dashboard's shared `stats` feed; `undefined` when the dashboard is off. */
+  readonly dashboard: DashboardFeed | undefined;
   /** The subscriptions API's index; `undefined` without `--subscriptions`. */
   readonly subscriptionIndex: SubscriptionIndex | undefined;
 }

@@ -35,7 +35,7 @@ export async function startHub(
     ...flags,
   ];
   const { config, devToken } = loadConfig({ argv, env: {} });
-  const server = await startServer(config, { publisherToken: devToken });
+  const server = await startServer(config);
   return Object.assign(server, { devToken });
 }
 

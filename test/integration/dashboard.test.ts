@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import type { Subscription } from '../../src/hub/index.js';
 import type { HubStats } from '../../src/hub/types.js';
 import { createParser, type ParsedEvent } from '../../src/protocol/index.js';
 import { type HeraldServer, startServer } from '../../src/server/app.js';
 import { loadConfig } from '../../src/server/config.js';
 import { renderDashboardPage } from '../../src/server/dashboard/page.js';
+import { SelectorCounts } from '../../src/server/dashboard/selector-counts.js';
 import {
+  DASHBOARD_SELECTOR_CHARS,
   DASHBOARD_TOP_SELECTORS,
   type DashboardSnapshot,
   snapshot,
@@ -23,8 +24,8 @@ const skip = chromiumSkipReason();
 let server: HeraldServer;
 
 before(async () => {
-  const { config, devToken } = loadConfig({ argv: ['--dev', '--port', '0'], env: {} });
-  server = await startServer(config, { publisherToken: devToken });
+  const { config } = loadConfig({ argv: ['--dev', '--port', '0'], env: {} });
+  server = await startServer(config);
 });
 after(() => server.close());
 
@@ -41,53 +42,64 @@ const STATS: HubStats = {
   history: { events: 7, bytes: 700 },
 };
 
-function fakeSubscription(topics: string[], closed = false): Subscription {
-  return {
-    id: Math.random().toString(36),
-    topics,
-    lastEventId: '',
-    stream: undefined,
-    ready: Promise.resolve(),
-    closed,
-    close() {},
-  };
+function counted(...subscriptions: string[][]): SelectorCounts {
+  const counts = new SelectorCounts();
+  for (const topics of subscriptions) counts.add(topics);
+  return counts;
 }
 
-test('snapshot aggregates selectors by subscriber count and adds the server numbers', () => {
-  const subscriptions = [
-    fakeSubscription(['/books/{id}', '/books/1']),
-    fakeSubscription(['/books/1', '/books/1']), // a repeated selector counts once
-    fakeSubscription(['/books/1']),
-    fakeSubscription(['*']),
-    fakeSubscription(['/gone'], true), // closed: not counted
-  ];
-  const hub = { stats: () => STATS, subscriptions: () => subscriptions.values() };
-  const result = snapshot(hub, () => ({ connections: 9, uptimeSeconds: 42 }));
+test('snapshot lists selectors by subscriber count and adds the server numbers', () => {
+  const counts = counted(
+    ['/books/{id}', '/books/1'],
+    ['/books/1', '/books/1'], // a repeated selector counts once
+    ['/books/1'],
+    ['*'],
+    ['/gone'],
+  );
+  counts.remove(['/gone']); // closed: no longer counted
+  const result = snapshot(
+    { stats: () => STATS },
+    counts,
+    { connections: 9, uptimeSeconds: 42 },
+    { viewers: 2, tick: 5 },
+  );
   assert.deepEqual(result, {
     ...STATS,
     connections: 9,
     uptimeSeconds: 42,
     selectors: [
       { selector: '/books/1', subscribers: 3 },
-      { selector: '*', subscribers: 1 },
+      // Equal counts: in the order they reached the count.
       { selector: '/books/{id}', subscribers: 1 },
+      { selector: '*', subscribers: 1 },
     ],
     selectorCount: 3,
+    viewers: 2,
+    tick: 5,
   });
 });
 
 test(`snapshot lists the top ${DASHBOARD_TOP_SELECTORS} selectors and counts them all`, () => {
-  const subscriptions = Array.from({ length: 120 }, (_, i) =>
-    fakeSubscription([`/t/${i % 80}`, '/all']),
-  );
-  const hub = { stats: () => STATS, subscriptions: () => subscriptions.values() };
-  const result = snapshot(hub, () => ({ connections: 0, uptimeSeconds: 0 }));
+  const counts = counted(...Array.from({ length: 120 }, (_, i) => [`/t/${i % 80}`, '/all']));
+  const result = snapshot({ stats: () => STATS }, counts, { connections: 0, uptimeSeconds: 0 });
   assert.equal(result.selectorCount, 81);
   assert.equal(result.selectors.length, DASHBOARD_TOP_SELECTORS);
   assert.deepEqual(result.selectors[0], { selector: '/all', subscribers: 120 });
   // /t/0 … /t/39 have two subscribers each; the rest one.
   assert.ok(result.selectors.slice(1, 41).every((s) => s.subscribers === 2));
   assert.ok(result.selectors.slice(41).every((s) => s.subscribers === 1));
+});
+
+test('snapshot cuts a long selector and says so', () => {
+  const long = `/${'x'.repeat(5000)}`;
+  const result = snapshot({ stats: () => STATS }, counted([long], [long], ['/short']), {
+    connections: 0,
+    uptimeSeconds: 0,
+  });
+  assert.deepEqual(result.selectors, [
+    { selector: long.slice(0, DASHBOARD_SELECTOR_CHARS), subscribers: 2, truncated: true },
+    { selector: '/short', subscribers: 1 },
+  ]);
 });
 
 test('the page embeds the publisher token as inert JSON, and asks for one without it', () => {
@@ -101,7 +113,10 @@ test('the page embeds the publisher token as inert JSON, and asks for one withou
   assert.deepEqual(JSON.parse(json), {
     hubPath: '/.well-known/mercure',
     statsPath: '/dashboard/stats',
+    dev: false,
     publisherToken: token,
+    tokenPath: '',
+    tokenTtlMs: 0,
   });
   assert.ok(!html.includes('id="publish-token"'), 'no token field in dev mode');
 

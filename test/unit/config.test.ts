@@ -134,6 +134,9 @@ describe('defaults', () => {
       publishOrigins: [],
       dev: false,
       dashboard: false,
+      devPublisherKey: false,
+      devTokenTtlMs: 600_000,
+      dashboardCredentials: undefined,
       trustedProxies: [],
       logLevel: 'info',
       shutdownGraceMs: 10_000,
@@ -739,11 +742,66 @@ describe('--dev', () => {
     assert.ok(!notices.some((n) => n.includes('Bearer')));
   });
 
+  it('listens on localhost (127.0.0.1 and ::1) unless an address is given', () => {
+    assert.equal(load(['--dev']).config.host, 'localhost');
+    assert.equal(load(['--dev', '--port', '9000']).config.host, 'localhost');
+    assert.equal(load(['--dev']).config.devPublisherKey, true);
+    assert.equal(load(['--dev', '--jwt-key', SECRET]).config.devPublisherKey, false);
+    assert.equal(load([]).config.host, '', 'outside dev mode: every interface, as before');
+    const open = load(['--dev', '--addr', ':8080']);
+    assert.equal(open.config.host, '');
+    assert.ok(
+      open.notices.some((n) => /every interface.*anyone who can reach.*publish/.test(n)),
+      'a warning when dev mode is reachable from elsewhere',
+    );
+    assert.equal(load([], { HERALD_DEV: 'true', HERALD_ADDR: '0.0.0.0:1' }).config.host, '0.0.0.0');
+    const loopback = load(['--dev', '--addr', '127.0.0.1:8080']);
+    assert.equal(loopback.config.host, '127.0.0.1');
+    assert.ok(!loopback.notices.some((n) => /anyone who can reach/.test(n)));
+  });
+
+  it('--dev-token-ttl sets the lifetime of the dashboard page token', () => {
+    assert.equal(load(['--dev', '--dev-token-ttl', '2m']).config.devTokenTtlMs, 120_000);
+    rejects({ argv: ['--dev-token-ttl', '10ms'] }, '--dev-token-ttl', /from 1000 to/);
+  });
+
   it('lets explicit settings win over what --dev turns on', () => {
     const { config } = load(['--dev', '--no-dashboard'], { HERALD_ANONYMOUS: 'false' });
     assert.equal(config.dashboard, false);
     assert.equal(config.anonymous, false);
     assert.equal(load([], { HERALD_DEV: 'true' }).config.dashboard, true);
+  });
+});
+
+describe('the dashboard outside dev mode', () => {
+  it('takes --dashboard-credentials user:password, inline or from a file', () => {
+    assert.equal(
+      load(['--dashboard', '--dashboard-credentials', 'ops:s3cret:with:colons']).config
+        .dashboardCredentials,
+      'ops:s3cret:with:colons',
+    );
+    const files = { '/etc/herald/dashboard': 'ops:from-file\n' };
+    const fromFile = load(['--dashboard-credentials', '@/etc/herald/dashboard'], {}, files);
+    assert.equal(fromFile.config.dashboardCredentials, 'ops:from-file');
+    rejects(
+      { argv: ['--dashboard-credentials', 'no-colon'] },
+      '--dashboard-credentials',
+      /user:password/,
+    );
+    rejects(
+      { argv: ['--dashboard-credentials', 'ops:'] },
+      '--dashboard-credentials',
+      /user:password/,
+    );
+  });
+
+  it('says when nothing can open it', () => {
+    const notice = /dashboard needs authentication outside dev mode, and nothing can open it/;
+    assert.ok(load(['--dashboard']).notices.some((n) => notice.test(n)));
+    assert.ok(!load(['--dashboard', '--jwt-key', SECRET]).notices.some((n) => notice.test(n)));
+    assert.ok(
+      !load(['--dashboard', '--dashboard-credentials', 'a:b']).notices.some((n) => notice.test(n)),
+    );
   });
 });
 

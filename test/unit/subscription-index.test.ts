@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createHub, matchesAny, type Subscription } from '../../src/hub/index.js';
+import { SelectorCounts } from '../../src/server/dashboard/selector-counts.js';
 import {
   SUBSCRIPTIONS_BASE as BASE,
   SubscriptionIndex,
@@ -124,6 +125,8 @@ describe('SubscriptionIndex', () => {
     const hub = createHub();
     const local = new SubscriptionIndex();
     const stop = local.follow(hub);
+    const counts = new SelectorCounts();
+    const unfollow = counts.follow(hub);
     // A stream that accepts everything: the index only sees the hub's subscribe / unsubscribe.
     const open = (topics: string[]) => {
       const stream = {
@@ -147,12 +150,16 @@ describe('SubscriptionIndex', () => {
     const one = open(['/a', '/b/{x}']);
     const two = open(['/a']);
     assert.equal(local.size, 2);
+    assert.equal(counts.count('/a'), 2);
     assert.equal(listed(local, [`${BASE}/${enc('/a')}{/s}`]).length, 2);
     one.close();
     assert.equal(local.size, 1);
+    assert.deepEqual(counts.top(10), [{ selector: '/a', subscribers: 1 }]);
     two.close();
     assert.equal(local.size, 0);
+    assert.equal(counts.size, 0);
     stop();
+    unfollow();
     await hub.close();
   });
 

@@ -7,11 +7,21 @@
 
 /** Options of {@link renderDashboardPage}. */
 export interface DashboardPageOptions {
+  /** Dev mode: the page shows a "dev mode" badge. */
+  dev?: boolean;
   /**
    * A publisher JWT to embed in the page, so that its publish form works as is (dev mode only:
-   * anyone who can load the page can read it). Without it the form asks for a token.
+   * anyone who can load the page can read it — so it must be short-lived, see `tokenPath`).
+   * Without it the form asks for a token.
    */
   publisherToken?: string;
+  /**
+   * Where the page gets a fresh token (`POST`, answering `{ token, expiresIn }`): it does so
+   * once half of `tokenTtlMs` has passed, before publishing, and when a publish gets a 401.
+   */
+  tokenPath?: string;
+  /** Lifetime of `publisherToken` in ms. */
+  tokenTtlMs?: number;
   /** Where the hub answers, e.g. `/.well-known/mercure`: the form POSTs to it, the tail GETs it. */
   hubPath: string;
   /** Where the `stats` event stream is. Default `/dashboard/stats`. */
@@ -51,7 +61,10 @@ export function renderDashboardPage(options: DashboardPageOptions): string {
   const config = {
     hubPath: options.hubPath,
     statsPath: options.statsPath ?? '/dashboard/stats',
+    dev: options.dev === true,
     publisherToken: options.publisherToken ?? '',
+    tokenPath: options.tokenPath ?? '',
+    tokenTtlMs: options.tokenTtlMs ?? 0,
   };
   const tokenField =
     options.publisherToken === undefined
@@ -84,7 +97,7 @@ export function renderDashboardPage(options: DashboardPageOptions): string {
 <main>
   <section class="cards" aria-label="Live counters">
     <article class="card"><h2>Connections</h2><div class="value" id="connections">–</div>
-      <div class="sub">open subscriber streams</div></article>
+      <div class="sub">open streams · <span id="viewers">–</span> dashboards</div></article>
     <article class="card"><h2>Subscribers</h2><div class="value" id="subscribers">–</div>
       <div class="sub"><span id="wildcard">–</span> on <code>*</code></div></article>
     <article class="card"><h2>Topics</h2><div class="value" id="topics">–</div>
@@ -364,12 +377,23 @@ const SCRIPT = String.raw`
   }
 
   $('hub-path').textContent = CONFIG.hubPath;
-  $('mode').hidden = CONFIG.publisherToken === '';
+  $('mode').hidden = !CONFIG.dev;
+
+  // A token given in the page's address (?authorization=…) opens the stats stream too; it is
+  // then taken out of the address bar, where it would be seen and kept in the history.
+  const params = new URLSearchParams(location.search);
+  const pageToken = params.get('authorization');
+  if (pageToken !== null) {
+    params.delete('authorization');
+    const rest = params.toString();
+    history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+  }
 
   // ---- Live counters: "stats" events from the hub itself.
   const rates = [];
   const statsStatus = $('stats-status');
-  const stats = new EventSource(CONFIG.statsPath);
+  const stats = new EventSource(CONFIG.statsPath +
+    (pageToken !== null ? '?authorization=' + encodeURIComponent(pageToken) : ''));
   stats.onopen = () => setState(statsStatus, 'open', 'live');
   stats.onerror = () => {
     if (stats.readyState === EventSource.CLOSED) setState(statsStatus, 'closed', 'disconnected');
@@ -379,6 +403,7 @@ const SCRIPT = String.raw`
     const s = JSON.parse(e.data);
     setState(statsStatus, 'open', 'live');
     setText('connections', integer.format(s.connections));
+    setText('viewers', typeof s.viewers === 'number' ? integer.format(s.viewers) : '–');
     setText('subscribers', integer.format(s.subscribers));
     setText('wildcard', integer.format(s.wildcardSubscribers));
     setText('topics', integer.format(s.topics));
@@ -410,19 +435,27 @@ const SCRIPT = String.raw`
 
   // Rows are kept per selector and updated in place, so a click is never lost to a re-render.
   const topicRows = new Map();
-  function topicRow(selector) {
+  function topicRow(selector, truncated) {
     let row = topicRows.get(selector);
     if (row) return row;
     row = document.createElement('tr');
     row.dataset.selector = selector;
     const name = document.createElement('td');
-    const link = document.createElement('button');
-    link.type = 'button';
-    link.className = 'link';
-    link.textContent = selector;
-    link.title = 'Follow ' + selector + ' in the live tail';
-    link.addEventListener('click', () => { $('tail-selector').value = selector; follow(); });
-    name.append(link);
+    if (truncated) {
+      // Only the start of a long selector is sent: it cannot be followed from here.
+      const text = document.createElement('code');
+      text.textContent = selector + '…';
+      text.title = 'A long selector, cut';
+      name.append(text);
+    } else {
+      const link = document.createElement('button');
+      link.type = 'button';
+      link.className = 'link';
+      link.textContent = selector;
+      link.title = 'Follow ' + selector + ' in the live tail';
+      link.addEventListener('click', () => { $('tail-selector').value = selector; follow(); });
+      name.append(link);
+    }
     const share = document.createElement('td');
     const bar = document.createElement('span');
     bar.className = 'bar';
@@ -438,7 +471,7 @@ const SCRIPT = String.raw`
     const max = selectors.length > 0 ? selectors[0].subscribers : 1;
     const seen = new Set();
     const rows = selectors.map((entry) => {
-      const row = topicRow(entry.selector);
+      const row = topicRow(entry.selector, entry.truncated === true);
       seen.add(entry.selector);
       row.cells[1].firstChild.style.width = Math.max(2, (entry.subscribers / max) * 100) + '%';
       row.cells[2].textContent = integer.format(entry.subscribers);
@@ -454,6 +487,21 @@ const SCRIPT = String.raw`
       ? 'top ' + selectors.length + ' of ' + integer.format(total) : total > 0 ? String(total) : '');
   }
 
+  // ---- Dev mode's publisher token: short-lived; renewed once half its life has passed.
+  let token = CONFIG.publisherToken;
+  let renewAt = performance.now() + CONFIG.tokenTtlMs / 2;
+  async function devToken(force) {
+    if (!force && performance.now() < renewAt) return token;
+    const response = await fetch(CONFIG.tokenPath, { method: 'POST', cache: 'no-store' });
+    if (!response.ok) {
+      throw new Error('no fresh publisher token (' + response.status + ' ' + (await response.text()).trim() + ')');
+    }
+    const fresh = await response.json();
+    token = fresh.token;
+    renewAt = performance.now() + (fresh.expiresIn * 1000) / 2;
+    return token;
+  }
+
   // ---- Publish form: the Mercure form POST, as any backend would send it.
   const result = $('publish-result');
   $('publish-form').addEventListener('submit', async (e) => {
@@ -467,14 +515,21 @@ const SCRIPT = String.raw`
     if (type !== '') body.append('type', type);
     if ($('publish-private').checked) body.append('private', 'on');
     const tokenInput = $('publish-token');
-    const token = CONFIG.publisherToken || (tokenInput ? tokenInput.value.trim() : '');
-    const headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
-    if (token !== '') headers.Authorization = 'Bearer ' + token;
     const button = $('publish-submit');
     button.disabled = true;
     setState(result, 'pending', 'Publishing…');
     try {
-      const response = await fetch(CONFIG.hubPath, { method: 'POST', headers, body });
+      const send = async (force) => {
+        const token = CONFIG.tokenPath !== ''
+          ? await devToken(force)
+          : CONFIG.publisherToken || (tokenInput ? tokenInput.value.trim() : '');
+        const headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
+        if (token !== '') headers.Authorization = 'Bearer ' + token;
+        return fetch(CONFIG.hubPath, { method: 'POST', headers, body });
+      };
+      let response = await send(false);
+      // The token expired after all (a laptop asleep) or the hub restarted with a new key.
+      if (response.status === 401 && CONFIG.tokenPath !== '') response = await send(true);
       const text = (await response.text()).trim();
       if (response.ok) {
         const id = document.createElement('code');
