@@ -4,9 +4,12 @@
 // the fault scenarios; `npm test` runs each one's short variant (test/integration/attack-*.ts).
 // Add an attack by writing its file and appending it here.
 import type { Scenario } from '../scenario.js';
+import { dashboardAmplifier } from './dashboard-amplifier.js';
+import { devMode } from './dev-mode.js';
 import { newlineBloatAttack } from './newline-bloat.js';
 import { privateIds } from './private-ids.js';
 import { replayFloodAttack, replayFloodRedisAttack } from './replay-flood.js';
+import { subscriptionsScan } from './subscriptions-scan.js';
 import { surrogateId } from './surrogate-id.js';
 import { topicBomb } from './topic-bomb.js';
 
@@ -18,4 +21,7 @@ export const ATTACKS: Scenario[] = [
   privateIds,
   topicBomb,
   surrogateId,
+  dashboardAmplifier,
+  subscriptionsScan,
+  devMode,
 ];
