@@ -27,7 +27,7 @@ import {
   type ScenarioResult,
 } from '../scenario.js';
 
-const CONCURRENCY: Record<ScenarioContext['size'], number> = { full: 16, quick: 8, test: 4 };
+const CONCURRENCY: Record<ScenarioContext['size'], number> = { full: 2, quick: 2, test: 2 };
 
 /** Connects to host:port; resolves with 'connected' or the error code. */
 function tryConnect(host: string, port: number): Promise<string> {

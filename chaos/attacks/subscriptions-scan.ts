@@ -25,9 +25,9 @@ interface Params {
 }
 
 const PARAMS: Record<ScenarioContext['size'], Params> = {
-  full: { selectors: 300_000, perSubscription: 1000, concurrency: 8 },
-  quick: { selectors: 100_000, perSubscription: 1000, concurrency: 8 },
-  test: { selectors: 3000, perSubscription: 500, concurrency: 4 },
+  full: { selectors: 300_000, perSubscription: 1000, concurrency: 2 },
+  quick: { selectors: 100_000, perSubscription: 1000, concurrency: 2 },
+  test: { selectors: 3000, perSubscription: 500, concurrency: 2 },
 };
 
 interface Listing {

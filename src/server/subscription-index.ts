@@ -135,6 +135,9 @@ class SortedStrings {
 
 const CHUNK = 512;
 
+/** A template tail made only of `{/…}` expressions (RFC 6570 path segments). */
+const SEGMENTS = /^(?:\{\/[^{}]*\})+$/;
+
 function lowerBound(sorted: readonly string[], value: string): number {
   let lo = 0;
   let hi = sorted.length;
@@ -164,8 +167,13 @@ function decodePrefix(encoded: string): string | undefined {
   return undefined;
 }
 
-/** Where the ids a selector can match are, from its literal prefix; `undefined` = nowhere. */
-function candidatesOf(prefix: string): Candidates | undefined {
+/**
+ * Where the ids a selector can match are, from its literal prefix; `undefined` = nowhere.
+ * `segmentsFollow`: the rest of the template is only `{/…}` expressions, whose expansions are
+ * empty or start with `/` — so a prefix that ends inside the topic part ends the topic (the
+ * usual `…/subscriptions/<topic>{/subscriber}`).
+ */
+function candidatesOf(prefix: string, segmentsFollow: boolean): Candidates | undefined {
   if (prefix.length <= ROOT.length) {
     return ROOT.startsWith(prefix)
       ? { kind: 'prefix', topic: '', subscriberPrefix: '' }
@@ -174,6 +182,11 @@ function candidatesOf(prefix: string): Candidates | undefined {
   if (!prefix.startsWith(ROOT)) return undefined;
   const rest = prefix.slice(ROOT.length);
   const slash = rest.indexOf('/');
+  if (slash < 0 && segmentsFollow) {
+    const topic = decodePrefix(rest);
+    if (topic === undefined || encodeURIComponent(topic) !== rest) return undefined;
+    return { kind: 'exact', topic, subscriberPrefix: '' };
+  }
   if (slash < 0) {
     const topic = decodePrefix(rest);
     return topic === undefined ? undefined : { kind: 'prefix', topic, subscriberPrefix: '' };
@@ -266,13 +279,10 @@ export class SubscriptionIndex {
     }
     for (const selector of selectors) {
       const compiled = compileSelector(selector);
+      const brace = compiled.kind === 'template' ? selector.indexOf('{') : -1;
       const prefix =
-        compiled.kind === 'all'
-          ? ''
-          : compiled.kind === 'template'
-            ? selector.slice(0, selector.indexOf('{'))
-            : selector;
-      const where = candidatesOf(prefix);
+        compiled.kind === 'all' ? '' : brace >= 0 ? selector.slice(0, brace) : selector;
+      const where = candidatesOf(prefix, brace >= 0 && SEGMENTS.test(selector.slice(brace)));
       if (where === undefined) continue;
       for (const topic of this.#topicsIn(where, scope.topic)) {
         const held = this.#byTopic.get(topic);

@@ -182,7 +182,7 @@ describe('SubscriptionIndex', () => {
           const claimOf = (n: number): string => {
             const some = ids.length === 0 ? undefined : ids[n % ids.length];
             const encodedTopic = some === undefined ? 'a' : encodeURIComponent(some.t);
-            switch (n % 10) {
+            switch (n % 13) {
               case 0:
                 return '*';
               case 1:
@@ -202,6 +202,14 @@ describe('SubscriptionIndex', () => {
                 return `${BASE.slice(0, n % BASE.length)}{+rest}`;
               case 8:
                 return `/elsewhere/{x}`;
+              case 10:
+                // Cut inside the topic, then only path segments: the topic ends there.
+                return `${BASE}/${encodedTopic.slice(0, n % (encodedTopic.length + 1))}{/s}{/t}`;
+              case 11:
+                // Path segments, then more literal text: the topic may go on.
+                return `${BASE}/${encodedTopic.slice(0, n % (encodedTopic.length + 1))}{/s}x{/t}`;
+              case 12:
+                return `${BASE}/${encodedTopic}{?q}`;
               default:
                 return `${BASE}/${encodedTopic.toLowerCase()}{/subscriber}`;
             }
