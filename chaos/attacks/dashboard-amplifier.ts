@@ -56,9 +56,15 @@ interface Viewer {
   close(): void;
 }
 
-/** Opens `/dashboard/stats`; resolves once the head arrived (and, for a 200, the first event). */
+/**
+ * Opens `/dashboard/stats`; resolves once the head arrived (and, for a 200, the first event).
+ * A connection error or a stream that ends before its first event resolves with status 0 and
+ * the error as the reason (a hub too busy to answer resets connections), never rejects.
+ */
 function openViewer(url: string, headers: Record<string, string>): Promise<Viewer> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
+    const failed = (reason: string): void =>
+      resolve({ status: 0, reason, events: [], close: () => req.destroy() });
     const req = get(`${url}/dashboard/stats`, { agent: false, headers }, (res: IncomingMessage) => {
       const viewer: Viewer = {
         status: res.statusCode ?? 0,
@@ -85,8 +91,11 @@ function openViewer(url: string, headers: Record<string, string>): Promise<Viewe
         },
       });
       res.on('data', (chunk: Buffer) => parser.feed(chunk));
+      res.on('close', () => {
+        if (first) failed('the stream ended before its first snapshot');
+      });
     });
-    req.on('error', reject);
+    req.on('error', (error) => failed(`network: ${error.message}`));
   });
 }
 
@@ -96,9 +105,13 @@ async function probe(
   path: string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${url}${path}`, { headers });
-  const body = await res.text();
-  return { status: res.status, body: body.trim() };
+  try {
+    const res = await fetch(`${url}${path}`, { headers });
+    const body = await res.text();
+    return { status: res.status, body: body.trim() };
+  } catch (error) {
+    return { status: 0, body: `network: ${(error as Error).message}` };
+  }
 }
 
 /** The snapshot's `tick` (absent before the shared feed: then the data itself is the key). */
@@ -170,7 +183,10 @@ async function variant(
           // One more is past --max-connections-per-ip: viewers count like subscribers.
           refused = await openViewer(hub.url, headers);
           refused.close();
-          connectionsDuring = (await hub.metrics()).get('herald_connections') ?? Number.NaN;
+          connectionsDuring = await hub.metrics().then(
+            (m) => m.get('herald_connections') ?? Number.NaN,
+            () => Number.NaN,
+          );
           return opened;
         },
         withdraw: async (opened) => {

@@ -162,13 +162,18 @@ const dashboardToken: Handler = async (ctx, req, res) => {
 
 const dashboardStats: Handler = async (ctx, req, res) => {
   const access = await authorizeDashboard(ctx, req);
+  if (ctx.shutdown.aborted) {
+    throw new HttpError(503, 'the hub is shutting down; reconnect in a moment', {
+      'retry-after': '1',
+    });
+  }
   const feed = ctx.dashboard!;
   // A viewer is a connection like a subscriber: it counts in --max-connections(-per-ip).
   const release = ctx.connections.acquire(ctx.clientIp(req));
   let expiry: ReturnType<typeof setTimeout> | undefined;
   const stream = feed.serve(req, res, {
+    // Shutdown closes the feed, and with it every viewer (no listener per viewer on the signal).
     headers: ctx.cors.headers(req),
-    signal: ctx.shutdown,
     onClose: () => {
       release();
       if (expiry !== undefined) clearTimeout(expiry);

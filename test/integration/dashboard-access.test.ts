@@ -275,3 +275,16 @@ describe('viewers count in the connection limits', () => {
     other.destroy();
   });
 });
+
+test('shutting the hub down ends every viewer at once', async () => {
+  const server = await startHub(['--dashboard', '--dashboard-credentials', 'ops:pw']);
+  const viewers = await Promise.all(
+    [1, 2, 3].map(() => openStats(server, { authorization: basic('ops:pw') })),
+  );
+  for (const v of viewers) await v.reader.events.count(1, 'a snapshot');
+  // A grace far longer than the wait below: the streams must end by themselves, not be cut
+  // when it runs out.
+  const closed = server.close(60_000);
+  for (const v of viewers) await v.reader.end('the viewer to end');
+  await closed;
+});
