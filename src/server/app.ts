@@ -171,14 +171,20 @@ const dashboardStats: Handler = async (ctx, req, res) => {
   // A viewer is a connection like a subscriber: it counts in --max-connections(-per-ip).
   const release = ctx.connections.acquire(ctx.clientIp(req));
   let expiry: ReturnType<typeof setTimeout> | undefined;
-  const stream = feed.serve(req, res, {
-    // Shutdown closes the feed, and with it every viewer (no listener per viewer on the signal).
-    headers: ctx.cors.headers(req),
-    onClose: () => {
-      release();
-      if (expiry !== undefined) clearTimeout(expiry);
-    },
-  });
+  let stream: ReturnType<DashboardFeed['serve']>;
+  try {
+    stream = feed.serve(req, res, {
+      // Shutdown closes the feed, and with it every viewer (no listener per viewer on the signal).
+      headers: ctx.cors.headers(req),
+      onClose: () => {
+        release();
+        if (expiry !== undefined) clearTimeout(expiry);
+      },
+    });
+  } catch (error) {
+    release();
+    throw error;
+  }
   if (access.expiresAt !== undefined && !stream.closed) {
     // The token stops being valid at `exp`: so does the stream it opened.
     const delay = Math.max(0, Math.min(2_147_483_647, access.expiresAt - Date.now()));
