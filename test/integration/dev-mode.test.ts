@@ -132,6 +132,7 @@ describe('herald serve --dev', () => {
       `127.0.0.1:${port}`,
       `[::1]:${port}`,
       `app.localhost:${port}`,
+      'localhost.',
     ]) {
       const page = await http(`http://127.0.0.1:${port}/`, { headers: { host } });
       assert.equal(page.status, 200, host);

@@ -140,6 +140,7 @@ describe('defaults', () => {
       trustedProxies: [],
       logLevel: 'info',
       shutdownGraceMs: 10_000,
+      stallTimeoutMs: 30_000,
       limits: {
         maxConnections: 100_000,
         maxConnectionsPerIp: 1000,

@@ -58,7 +58,8 @@ export function addressedToLoopback(req: AccessRequest): boolean {
   const raw = req.headers.host ?? req.headers[':authority'];
   const authority = Array.isArray(raw) ? raw[0] : raw;
   if (authority === undefined || authority === '') return true;
-  const name = hostName(authority);
+  // A fully qualified name may end with a dot ("localhost.").
+  const name = hostName(authority).replace(/\.$/, '');
   // RFC 6761 §6.3: "localhost." names resolve to the loopback address.
   return name === 'localhost' || name.endsWith('.localhost') || isLoopback(name);
 }
