@@ -176,6 +176,8 @@ const dashboardStats: Handler = async (ctx, req, res) => {
     stream = feed.serve(req, res, {
       // Shutdown closes the feed, and with it every viewer (no listener per viewer on the signal).
       headers: ctx.cors.headers(req),
+      // A viewer that stops reading skips snapshots, then is closed like a stalled subscriber.
+      stallTimeoutMs: ctx.config.stallTimeoutMs,
       onClose: () => {
         release();
         if (expiry !== undefined) clearTimeout(expiry);

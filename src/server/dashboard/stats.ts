@@ -122,6 +122,8 @@ export interface DashboardViewerOptions {
   headers?: Readonly<Record<string, HeaderValue>>;
   /** Closes the stream when it aborts, e.g. when the server shuts down. */
   signal?: AbortSignal;
+  /** Closes a viewer that stopped reading after this long (the stream's default otherwise). */
+  stallTimeoutMs?: number;
   /** Called once when the stream closes (gives the connection slot back). */
   onClose?: () => void;
 }
@@ -186,6 +188,7 @@ export class DashboardFeed {
       retry: 1000,
       ...(options.headers !== undefined && { headers: options.headers }),
       ...(options.signal !== undefined && { signal: options.signal }),
+      ...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }),
       onClose: () => {
         this.#viewers.delete(stream);
         if (this.#viewers.size === 0) this.#stop();
