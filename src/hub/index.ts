@@ -9,8 +9,12 @@ export {
   HeraldTopicError,
   type HeraldTopicErrorCode,
   matchesAny,
+  type SelectorCost,
   type SelectorKind,
   SelectorSet,
+  selectorCacheStats,
+  selectorCost,
+  type TemplateCost,
   TopicIndex,
 } from './topics.js';
 export type {

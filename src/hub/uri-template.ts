@@ -180,6 +180,19 @@ function quote(source: string): string {
   return JSON.stringify(source.length > 120 ? `${source.slice(0, 120)}…` : source);
 }
 
+function tooComplex(source: string, cost: TemplateCost): HeraldTopicError {
+  const what =
+    cost.states > MAX_TEMPLATE_STATES
+      ? `${cost.states} automaton states, at most ${MAX_TEMPLATE_STATES}`
+      : `about ${Math.ceil(cost.bytes / 1024)} KiB compiled, at most ${MAX_TEMPLATE_BYTES / 1024} KiB`;
+  return new HeraldTopicError(
+    'TEMPLATE_TOO_COMPLEX',
+    `${quote(source)} is too complex to match (${what}); use fewer expressions, smaller ":n" prefixes or fewer distinct characters`,
+    source,
+    0,
+  );
+}
+
 function invalid(source: string, index: number, message: string): HeraldTopicError {
   return new HeraldTopicError(
     'INVALID_TEMPLATE',
@@ -380,6 +393,276 @@ function templateNode(parts: readonly TemplatePart[]): Node {
   );
 }
 
+/**
+ * The NFA states {@link NfaBuilder.build} makes for `node`, counted without building them: one
+ * per character set, one SPLIT per choice, per `?` and per `*`; a repetition `item{min,max}` is
+ * `min` copies of the item and `max - min` optional ones.
+ */
+function stateCount(node: Node): number {
+  switch (node.t) {
+    case 'set':
+      return 1;
+    case 'seq': {
+      let n = 0;
+      for (const item of node.items) n += stateCount(item);
+      return n;
+    }
+    case 'alt': {
+      let n = node.items.length - 1;
+      for (const item of node.items) n += stateCount(item);
+      return n;
+    }
+    case 'opt':
+    case 'star':
+      return stateCount(node.item) + 1;
+    case 'rep': {
+      const item = stateCount(node.item);
+      return node.min * item + (node.max - node.min) * (item + 1);
+    }
+  }
+}
+
+// States of the shared pieces of `expressionNode`, as stateCount counts them.
+const VALUE_CHAR_STATES = stateCount(VALUE_CHAR_U);
+const PREFIX_CHAR_STATES = stateCount(PREFIX_CHAR_U);
+const plusStates = (item: number): number => 2 * item + 1;
+const repeatStates = (item: number, min: number, max: number): number =>
+  min * item + (max - min) * (item + 1);
+
+/**
+ * `stateCount(expressionNode(operator, variables))`, computed from the variables alone in time
+ * linear in their number — the tree of an expression of n named variables has O(n²) nodes, too
+ * many to build just to price a template. Each case mirrors `expressionNode` line for line.
+ */
+function expressionStates(
+  operator: TemplateOperator,
+  variables: readonly TemplateVariable[],
+): number {
+  const b = BEHAVIOUR[operator];
+  const nonEmpty = operator === '' || operator === '+';
+  const ch = VALUE_CHAR_STATES;
+  const chOrComma = b.allowReserved ? ch : ch + 2;
+  const items = variables.map((v): number => {
+    if (v.explode) {
+      let element: number;
+      if (b.named) {
+        element =
+          b.ifEmpty === '='
+            ? plusStates(ch) + 1 + (ch + 1)
+            : plusStates(ch) + (1 + plusStates(ch) + 1);
+      } else {
+        element = nonEmpty
+          ? plusStates(ch) + (1 + plusStates(ch) + 1)
+          : plusStates(ch) + (1 + (ch + 1) + 1) + 1;
+      }
+      return element + (b.sep.length + element + 1);
+    }
+    const value =
+      v.maxLength !== undefined
+        ? repeatStates(PREFIX_CHAR_STATES, nonEmpty ? 1 : 0, v.maxLength)
+        : nonEmpty
+          ? plusStates(chOrComma)
+          : chOrComma + 1;
+    if (!b.named) return value;
+    if (b.ifEmpty === '=') return v.name.length + 1 + value;
+    const nonEmptyValue =
+      v.maxLength !== undefined
+        ? repeatStates(PREFIX_CHAR_STATES, 1, v.maxLength)
+        : plusStates(chOrComma);
+    return v.name.length + (1 + nonEmptyValue + 1);
+  });
+  let body: number;
+  if (!b.named && variables.every((v) => !v.explode && v.maxLength === undefined)) {
+    const item = items[0]!;
+    body = b.first.length + item + (items.length - 1) * (b.sep.length + item + 1);
+  } else {
+    // choice k = items[k] followed by an optional `sep item` for every later item
+    let choices = items.length - 1;
+    let rest = 0;
+    for (let k = items.length - 1; k >= 0; k--) {
+      choices += items[k]! + rest;
+      rest += b.sep.length + items[k]! + 1;
+    }
+    body = b.first.length + choices;
+  }
+  return nonEmpty ? body : body + 1;
+}
+
+/** `stateCount(templateNode(parts)) + 1` (the MATCH state), without building the tree. */
+function templateStates(parts: readonly TemplatePart[]): number {
+  let n = 1;
+  for (const p of parts) {
+    n += p.kind === 'literal' ? p.text.length : expressionStates(p.operator, p.variables);
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cost
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Templates whose NFA would exceed this many states are refused (`TEMPLATE_TOO_COMPLEX`), before
+ * anything is built. A `:n` prefix costs 10 states per character, so this allows prefixes up to
+ * ~1600 characters in all (RFC 6570 allows 9999; real templates use a handful). A server sets
+ * its own, lower bound in bytes (see {@link templateCost}).
+ */
+export const MAX_TEMPLATE_STATES = 16_384;
+/**
+ * Most variables in one expression: an expression's language grows with the square of its
+ * variable count (any ordered subset may be defined).
+ */
+export const MAX_TEMPLATE_VARIABLES = 32;
+/** Bytes of a compiled template that do not depend on its size (objects, `RegExp`, tables). */
+const TEMPLATE_BASE_BYTES = 4096;
+/** Bytes per NFA state: its kind and two edges (1 + 4 + 4), rounded up. */
+const BYTES_PER_STATE = 12;
+/**
+ * The lazily built DFA of a template may hold {@link DFA_BASE_BYTES}, plus
+ * {@link DFA_BYTES_PER_STATE} per NFA state (room for two DFA states holding every NFA state,
+ * with their keys, which a reset must always be able to hold), plus 16 rows of transitions.
+ */
+const DFA_BASE_BYTES = 4096;
+const DFA_BYTES_PER_STATE = 48;
+const DFA_ROWS = 16;
+/** What one DFA state costs besides its NFA states and its row: array, map entry, flags. */
+const DFA_STATE_OVERHEAD = 160;
+/**
+ * Templates whose compiled form could take more than this are refused (`TEMPLATE_TOO_COMPLEX`),
+ * whatever their states: a literal with many distinct non-ASCII characters makes a wide
+ * alphabet, and the alphabet's tables grow with its square.
+ */
+export const MAX_TEMPLATE_BYTES = 2 * 1024 * 1024;
+
+/** What a URI template costs, estimated from its parse, before anything is built. */
+export interface TemplateCost {
+  /** States of its automaton. */
+  readonly states: number;
+  /**
+   * The most memory its compiled form may hold, in bytes: the automaton, its alphabet tables and
+   * the lazily built DFA at its bound. Also a measure of the CPU it takes to compile (linear in
+   * the states) and, in the worst case, to match one topic.
+   */
+  readonly bytes: number;
+}
+
+/** {@link TemplateCost} with the alphabet size it was derived from. */
+interface Estimate extends TemplateCost {
+  /** Most character classes of its alphabet. */
+  readonly classes: number;
+}
+
+/** The byte bound of a template's DFA cache, from its NFA and alphabet sizes. */
+function dfaBudget(states: number, classes: number): number {
+  return DFA_BASE_BYTES + DFA_BYTES_PER_STATE * states + 4 * DFA_ROWS * classes;
+}
+
+/**
+ * The cost of a parsed template: its states counted on the language tree, and its alphabet
+ * bounded by the distinct code units that can become character sets of their own (the literal
+ * text, the operators' punctuation, the names of named variables) plus the shared classes.
+ */
+function estimate(parts: readonly TemplatePart[]): Estimate {
+  const states = templateStates(parts);
+  const units = new Set<number>();
+  const add = (text: string): void => {
+    for (let i = 0; i < text.length; i++) units.add(text.charCodeAt(i));
+  };
+  add('%,=');
+  for (const part of parts) {
+    if (part.kind === 'literal') {
+      add(part.text);
+      continue;
+    }
+    const b = BEHAVIOUR[part.operator];
+    add(b.first + b.sep);
+    if (b.named) for (const v of part.variables) add(v.name);
+  }
+  // Each unit set, plus the shared classes (unreserved, reserved, hex digits, continuation
+  // bytes); classes: one per unit, the regions of the shared classes, and "other non-ASCII".
+  const sets = units.size + 4;
+  const classes = units.size + 8;
+  const bytes =
+    TEMPLATE_BASE_BYTES +
+    BYTES_PER_STATE * states +
+    sets * classes +
+    2 * classes +
+    dfaBudget(states, classes);
+  return { states, bytes, classes };
+}
+
+function checkVariables(source: string, parts: readonly TemplatePart[]): void {
+  for (const part of parts) {
+    if (part.kind === 'expression' && part.variables.length > MAX_TEMPLATE_VARIABLES) {
+      throw new HeraldTopicError(
+        'TEMPLATE_TOO_COMPLEX',
+        `${quote(source)} has an expression with ${part.variables.length} variables; at most ${MAX_TEMPLATE_VARIABLES} are supported`,
+        source,
+        0,
+      );
+    }
+  }
+}
+
+/**
+ * What compiling `source` would cost, computed from its parse alone: nothing is built, and the
+ * time taken is linear in the template's length. A server checks this against its budgets
+ * before it compiles a subscriber's templates. {@link UriTemplate} refuses templates of more
+ * than {@link MAX_TEMPLATE_STATES} states; the cost of those is returned all the same.
+ *
+ * @param source - an RFC 6570 template
+ * @throws {@link HeraldTopicError} `INVALID_TEMPLATE` when it is malformed,
+ *   `TEMPLATE_TOO_COMPLEX` when an expression has more than {@link MAX_TEMPLATE_VARIABLES}
+ *   variables (its cost is not even estimated)
+ */
+export function templateCost(source: string): TemplateCost;
+/**
+ * What compiling an already parsed template would cost.
+ *
+ * @param parts - the template, parsed
+ * @param source - its text, for the error message
+ */
+export function templateCost(parts: readonly TemplatePart[], source: string): TemplateCost;
+export function templateCost(
+  template: string | readonly TemplatePart[],
+  text?: string,
+): TemplateCost {
+  const source = typeof template === 'string' ? template : (text ?? '');
+  const parts = typeof template === 'string' ? parseUriTemplate(template) : template;
+  checkVariables(source, parts);
+  const { states, bytes } = estimate(parts);
+  return { states, bytes };
+}
+
+/**
+ * A key that two templates share when they match the same topics for the same reason: the
+ * template with the names of its unnamed variables erased (`{+a:5}` and `{+b:5}` both give
+ * `{+:5}`), since only `;`, `?` and `&` write names into a topic. Used to compile and match
+ * such templates once.
+ *
+ * @param parts - a parsed template
+ */
+export function templateLanguageKey(parts: readonly TemplatePart[]): string {
+  let key = '';
+  for (const part of parts) {
+    if (part.kind === 'literal') {
+      key += part.text;
+      continue;
+    }
+    const named = BEHAVIOUR[part.operator].named;
+    key += `{${part.operator}`;
+    for (let i = 0; i < part.variables.length; i++) {
+      const v = part.variables[i]!;
+      if (i > 0) key += ',';
+      if (named) key += v.name;
+      if (v.explode) key += '*';
+      else if (v.maxLength !== undefined) key += `:${v.maxLength}`;
+    }
+    key += '}';
+  }
+  return key;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Automaton
 // ---------------------------------------------------------------------------------------------
@@ -387,45 +670,51 @@ function templateNode(parts: readonly TemplatePart[]): Node {
 const MATCH = 0;
 const SPLIT = 1;
 const STEP = 2;
-/**
- * Templates whose NFA would exceed this many states are rejected (`TEMPLATE_TOO_COMPLEX`). A
- * `:n` prefix costs about 10 states per character, so this allows prefixes up to ~1600 in total
- * (RFC 6570 allows up to 9999; real templates use a handful) while bounding what one
- * subscriber-chosen selector can make the hub allocate (~150 KB).
- */
-const MAX_NFA_STATES = 16_384;
-/**
- * Most variables in one expression: an expression's language grows with the square of its
- * variable count (any ordered subset may be defined).
- */
-const MAX_VARIABLES = 32;
 /** The lazily built DFA is thrown away and rebuilt when it reaches this many states. */
 const MAX_DFA_STATES = 256;
 const DEAD = 0;
 const UNKNOWN = -1;
 
+/**
+ * Builds a template's NFA into arrays of the size its estimate counted: one allocation each, no
+ * growing and copying (compiling is what a subscriber makes the hub do, so it should leave as
+ * little garbage as it can).
+ */
 class NfaBuilder {
-  readonly kind: number[] = [];
-  readonly a: number[] = [];
-  readonly b: number[] = [];
+  readonly kind: Uint8Array;
+  readonly a: Int32Array;
+  readonly b: Int32Array;
+  /** States added so far. */
+  length = 0;
   readonly sets: CharSet[] = [];
   readonly #setIds = new Map<CharSet | number, number>();
 
-  constructor(readonly source: string) {}
+  /**
+   * @param source - the template, for messages
+   * @param states - the states it will have (its estimate)
+   */
+  constructor(
+    readonly source: string,
+    states: number,
+  ) {
+    // One allocation for the three arrays: the edges first (4-byte aligned), then the kinds.
+    const buffer = new ArrayBuffer(9 * states);
+    this.a = new Int32Array(buffer, 0, states);
+    this.b = new Int32Array(buffer, 4 * states, states);
+    this.kind = new Uint8Array(buffer, 8 * states, states);
+  }
 
   add(kind: number, a: number, b: number): number {
-    if (this.kind.length >= MAX_NFA_STATES) {
-      throw new HeraldTopicError(
-        'TEMPLATE_TOO_COMPLEX',
-        `${quote(this.source)} is too complex to match (over ${MAX_NFA_STATES} automaton states); use fewer expressions or smaller ":n" prefixes`,
-        this.source,
-        0,
-      );
+    const s = this.length;
+    if (s >= this.kind.length) {
+      // The estimate counted the states before building: reaching this is a bug.
+      throw new Error(`URI template ${quote(this.source)}: more states than estimated`);
     }
-    this.kind.push(kind);
-    this.a.push(a);
-    this.b.push(b);
-    return this.kind.length - 1;
+    this.kind[s] = kind;
+    this.a[s] = a;
+    this.b[s] = b;
+    this.length = s + 1;
+    return s;
   }
 
   setId(set: CharSet): number {
@@ -493,18 +782,33 @@ export interface UriTemplateOptions {
 }
 
 /**
- * A compiled URI template. {@link UriTemplate.matches} tells whether a string is one of its
- * expansions, in time linear in the string's length.
+ * Marks of the states an epsilon closure has reached, shared by every automaton: a closure runs
+ * to completion without yielding, so one array serves them all, and compiling a template
+ * allocates none. A state is marked when its entry equals the current generation.
  */
-export class UriTemplate {
-  /** The template text. */
-  readonly source: string;
-  /** The parsed template. */
-  readonly parts: readonly TemplatePart[];
-  /** Which matcher runs this template (see the module documentation); both are linear-time. */
-  readonly matcher: 'regexp' | 'dfa';
-  readonly #regex: RegExp | null;
-  readonly #node: Node;
+let scratch = new Int32Array(1024);
+let generation = 0;
+
+/** Starts a closure over `states` states: a fresh generation, the scratch array big enough. */
+function nextGeneration(states: number): number {
+  if (scratch.length < states) {
+    scratch = new Int32Array(Math.max(states, scratch.length * 2));
+    generation = 0;
+  }
+  if (generation === 0x7fffffff) {
+    scratch.fill(0);
+    generation = 0;
+  }
+  return ++generation;
+}
+
+/**
+ * A template's NFA, its alphabet and the DFA built from it lazily, one state at a time, as topics
+ * need them. The DFA is bounded in bytes ({@link dfaBudget}): when it outgrows the bound it is
+ * thrown away and rebuilt from scratch (as RE2 does), so memory stays bounded whatever the
+ * topics, at the cost of time on adversarial templates.
+ */
+class Automaton {
   // NFA
   readonly #kind: Uint8Array;
   readonly #a: Int32Array;
@@ -518,88 +822,77 @@ export class UriTemplate {
   /** `#accepts[setId * classCount + class]` is 1 when the set contains the class. */
   readonly #accepts: Uint8Array;
   // DFA (lazy)
+  readonly #budget: number;
+  #dfaBytes = 0;
   #dfaSets: Int32Array[] = [];
   #dfaAccept: number[] = [];
   #dfaIds = new Map<string, number>();
   #trans = new Int32Array(0);
   #dfaStart = DEAD;
-  /** The template's leading and trailing literal text (`''` when it starts / ends with `{…}`). */
-  readonly #prefix: string;
-  readonly #suffix: string;
-  /** DFA state after `#prefix`, computed on first use. */
+  /** DFA state after the template's literal prefix, computed on first use. */
   #prefixState = UNKNOWN;
-  // scratch for epsilon closures
-  readonly #seen: Int32Array;
-  #generation = 0;
 
-  /**
-   * @param source - an RFC 6570 template
-   * @throws {@link HeraldTopicError} when the template is malformed or too complex
-   */
-  constructor(source: string, options?: UriTemplateOptions) {
-    this.source = source;
-    this.parts = parseUriTemplate(source);
-    const first = this.parts[0];
-    const last = this.parts[this.parts.length - 1];
-    this.#prefix = first?.kind === 'literal' ? first.text : '';
-    this.#suffix = last?.kind === 'literal' ? last.text : '';
-    for (const part of this.parts) {
-      if (part.kind === 'expression' && part.variables.length > MAX_VARIABLES) {
-        throw new HeraldTopicError(
-          'TEMPLATE_TOO_COMPLEX',
-          `${quote(source)} has an expression with ${part.variables.length} variables; at most ${MAX_VARIABLES} are supported`,
-          source,
-          0,
-        );
-      }
-    }
-    this.#node = templateNode(this.parts);
-    const nfa = new NfaBuilder(source);
-    const accept = nfa.add(MATCH, 0, 0);
-    this.#start = nfa.build(this.#node, accept);
-    this.#kind = Uint8Array.from(nfa.kind);
-    this.#a = Int32Array.from(nfa.a);
-    this.#b = Int32Array.from(nfa.b);
-    this.#seen = new Int32Array(nfa.kind.length);
+  constructor(nfa: NfaBuilder, start: number, budget: number) {
+    this.#start = start;
+    this.#kind = nfa.kind;
+    this.#a = nfa.a;
+    this.#b = nfa.b;
+    this.#budget = budget;
 
-    // Alphabet reduction: code units contained in exactly the same sets behave identically.
+    // Alphabet reduction: code units contained in exactly the same sets behave identically. A
+    // unit set contains one code unit, so every unit of the template's literal text is a class
+    // of its own; the other code units are told apart by the few shared classes (unreserved,
+    // reserved, hex digits…) alone. Linear in the number of sets.
     const sets = nfa.sets;
-    const classOf = new Map<string, number>();
-    const classSignatures: string[] = [];
+    const classSets: CharSet[] = [];
+    const units = new Set<number>();
+    for (const s of sets) {
+      if (s.kind === 'unit') units.add(s.code);
+      else classSets.push(s);
+    }
+    // A class's signature as a number: a unit's own code (above every mask), else the mask of
+    // the shared classes containing the code (negated for "other non-ASCII").
+    const classOf = new Map<number, number>();
+    const representatives: number[] = [];
     const classify = (code: number, other: boolean): number => {
-      let sig = '';
-      for (const s of sets) sig += setHas(s, code, other) ? '1' : '0';
+      let sig: number;
+      if (!other && units.has(code)) {
+        sig = 0x10000 + code;
+      } else {
+        let mask = 0;
+        for (let i = 0; i < classSets.length; i++) {
+          if (setHas(classSets[i]!, code, other)) mask |= 1 << i;
+        }
+        sig = other ? -1 - mask : mask;
+      }
       let id = classOf.get(sig);
       if (id === undefined) {
-        id = classSignatures.length;
+        id = representatives.length;
         classOf.set(sig, id);
-        classSignatures.push(sig);
+        representatives.push(other ? -1 : code);
       }
       return id;
     };
     this.#asciiClass = new Uint16Array(128);
     for (let c = 0; c < 128; c++) this.#asciiClass[c] = classify(c, false);
     this.#otherClass = classify(0x80, true);
-    let units: Map<number, number> | null = null;
-    for (const s of sets) {
-      if (s.kind === 'unit' && s.code >= 128) {
-        units ??= new Map();
-        units.set(s.code, classify(s.code, false));
+    let unitClass: Map<number, number> | null = null;
+    for (const code of units) {
+      if (code >= 128) {
+        unitClass ??= new Map();
+        unitClass.set(code, classify(code, false));
       }
     }
-    this.#unitClass = units;
-    this.#classCount = classSignatures.length;
-    this.#accepts = new Uint8Array(sets.length * this.#classCount);
-    for (let cls = 0; cls < this.#classCount; cls++) {
-      const sig = classSignatures[cls]!;
-      for (let s = 0; s < sets.length; s++) {
-        this.#accepts[s * this.#classCount + cls] = sig.charCodeAt(s) === 0x31 ? 1 : 0;
+    this.#unitClass = unitClass;
+    const nc = representatives.length;
+    this.#classCount = nc;
+    this.#accepts = new Uint8Array(sets.length * nc);
+    for (let s = 0; s < sets.length; s++) {
+      for (let cls = 0; cls < nc; cls++) {
+        const code = representatives[cls]!;
+        this.#accepts[s * nc + cls] = setHas(sets[s]!, code, code === -1) ? 1 : 0;
       }
     }
-    const deterministic = options?.matcher !== 'dfa' && this.#isDeterministic();
-    this.#regex = deterministic ? this.toRegExp() : null;
-    this.matcher = deterministic ? 'regexp' : 'dfa';
-    if (!deterministic) this.#resetDfa();
   }
 
   /**
@@ -608,24 +901,31 @@ export class UriTemplate {
    * a backtracking engine running the same expression has at most one viable branch at every
    * choice point (the others fail on the next character), so it runs in O(topic × template).
    */
-  #isDeterministic(): boolean {
-    const roots = [this.#start];
-    for (let s = 0; s < this.#kind.length; s++) if (this.#kind[s] === STEP) roots.push(this.#b[s]!);
+  isDeterministic(): boolean {
+    const kind = this.#kind;
     const perClass = new Int32Array(this.#classCount);
-    for (const root of roots) {
-      const gen = ++this.#generation;
-      const reached: number[] = [];
-      const stack = [root];
+    // One stack and one list, reused for every root: no garbage per state.
+    const stack: number[] = [];
+    const reached: number[] = [];
+    for (let r = -1; r < kind.length; r++) {
+      // The roots: the start, and the state after each character step.
+      if (r >= 0 && kind[r] !== STEP) continue;
+      const root = r < 0 ? this.#start : this.#b[r]!;
+      const gen = nextGeneration(kind.length);
+      const seen = scratch;
+      reached.length = 0;
+      stack.length = 0;
+      stack.push(root);
       while (stack.length > 0) {
         const s = stack.pop()!;
-        if (this.#seen[s] === gen) return false; // two epsilon paths (or a loop) to one state
-        this.#seen[s] = gen;
-        if (this.#kind[s] === SPLIT) stack.push(this.#b[s]!, this.#a[s]!);
-        else if (this.#kind[s] === STEP) reached.push(s);
+        if (seen[s] === gen) return false; // two epsilon paths (or a loop) to one state
+        seen[s] = gen;
+        if (kind[s] === SPLIT) stack.push(this.#b[s]!, this.#a[s]!);
+        else if (kind[s] === STEP) reached.push(s);
       }
       perClass.fill(0);
-      for (const s of reached) {
-        const row = this.#a[s]! * this.#classCount;
+      for (let i = 0; i < reached.length; i++) {
+        const row = this.#a[reached[i]!]! * this.#classCount;
         for (let cls = 0; cls < this.#classCount; cls++) {
           if (this.#accepts[row + cls] === 1 && ++perClass[cls]! > 1) return false;
         }
@@ -634,16 +934,16 @@ export class UriTemplate {
     return true;
   }
 
+  /** Starts the lazy DFA (the deterministic templates never need it). */
+  startDfa(): void {
+    this.#resetDfa();
+  }
+
   /**
-   * Whether `value` is a possible expansion of this template (see the module documentation for
-   * the exact rules). Linear in `value.length`; allocation-free once the DFA is warm.
+   * Whether `value`, which starts with `prefix` (the template's leading literal text), is in
+   * the language. Allocation-free once the DFA is warm.
    */
-  matches(value: string): boolean {
-    if (this.#regex !== null) return this.#regex.test(value);
-    // Literal ends are checked natively first: most templates start with a long literal
-    // (`https://example.com/books/`), and most topics are rejected right there.
-    const prefix = this.#prefix;
-    if (!value.startsWith(prefix) || !value.endsWith(this.#suffix)) return false;
+  matches(value: string, prefix: string): boolean {
     let d = this.#prefixState;
     if (d === UNKNOWN) {
       d = this.#run(this.#dfaStart, prefix, 0);
@@ -666,6 +966,7 @@ export class UriTemplate {
       const cls = c < 128 ? ascii[c]! : units === null ? other : (units.get(c) ?? other);
       let n = trans[d * nc + cls]!;
       if (n === UNKNOWN) {
+        // (When the step resets the DFA to make room, `n` names a state of the new one.)
         n = this.#step(d, cls);
         trans = this.#trans;
       }
@@ -675,19 +976,11 @@ export class UriTemplate {
     return d;
   }
 
-  /**
-   * An anchored `RegExp` that accepts exactly the strings {@link UriTemplate.matches} accepts.
-   * Unless {@link UriTemplate.matcher} is `regexp`, a backtracking engine may take super-linear
-   * time on it: use it for debugging only.
-   */
-  toRegExp(): RegExp {
-    return new RegExp(`^${regexSource(this.#node)}$`);
-  }
-
   #resetDfa(): void {
     this.#dfaSets = [];
     this.#dfaAccept = [];
     this.#dfaIds = new Map();
+    this.#dfaBytes = 0;
     this.#trans = new Int32Array(16 * this.#classCount).fill(UNKNOWN);
     this.#prefixState = UNKNOWN;
     this.#intern([]); // DEAD
@@ -704,7 +997,11 @@ export class UriTemplate {
       }
     }
     const closure = this.#closure(targets);
-    if (this.#dfaSets.length >= MAX_DFA_STATES && !this.#dfaIds.has(closure.join(','))) {
+    if (
+      (this.#dfaSets.length >= MAX_DFA_STATES ||
+        this.#dfaBytes + this.#trans.byteLength > this.#budget) &&
+      !this.#dfaIds.has(closure.join(','))
+    ) {
       // Bound memory on adversarial templates: forget the DFA and keep going (as RE2 does).
       this.#resetDfa();
       return this.#intern(closure);
@@ -716,13 +1013,14 @@ export class UriTemplate {
 
   /** The STEP and MATCH states reachable from `states` through SPLITs, sorted. */
   #closure(states: number[]): number[] {
-    const gen = ++this.#generation;
+    const gen = nextGeneration(this.#kind.length);
+    const seen = scratch;
     const out: number[] = [];
     const stack = states.slice();
     while (stack.length > 0) {
       const s = stack.pop()!;
-      if (this.#seen[s] === gen) continue;
-      this.#seen[s] = gen;
+      if (seen[s] === gen) continue;
+      seen[s] = gen;
       if (this.#kind[s] === SPLIT) {
         stack.push(this.#b[s]!, this.#a[s]!);
       } else {
@@ -740,6 +1038,7 @@ export class UriTemplate {
     this.#dfaSets.push(Int32Array.from(states));
     this.#dfaAccept.push(states.some((s) => this.#kind[s] === MATCH) ? 1 : 0);
     this.#dfaIds.set(key, id);
+    this.#dfaBytes += DFA_STATE_OVERHEAD + 4 * states.length + 2 * key.length;
     const needed = (id + 1) * this.#classCount;
     if (needed > this.#trans.length) {
       const grown = new Int32Array(Math.max(needed, this.#trans.length * 2)).fill(UNKNOWN);
@@ -751,6 +1050,93 @@ export class UriTemplate {
       this.#trans.fill(DEAD, id * this.#classCount, (id + 1) * this.#classCount);
     }
     return id;
+  }
+}
+
+/**
+ * A compiled URI template. {@link UriTemplate.matches} tells whether a string is one of its
+ * expansions, in time linear in the string's length.
+ */
+export class UriTemplate {
+  /** The template text. */
+  readonly source: string;
+  /** The parsed template. */
+  readonly parts: readonly TemplatePart[];
+  /** Which matcher runs this template (see the module documentation); both are linear-time. */
+  readonly matcher: 'regexp' | 'dfa';
+  /** What it costs, as {@link templateCost} estimated it before it was built. */
+  readonly cost: TemplateCost;
+  /**
+   * The template's leading literal text (`''` when it starts with `{…}`): every topic it matches
+   * starts with it.
+   */
+  readonly prefix: string;
+  /** The template's trailing literal text (`''` when it ends with `{…}`). */
+  readonly suffix: string;
+  /** Its {@link templateLanguageKey}: equal for templates that match the same topics. */
+  readonly languageKey: string;
+  readonly #regex: RegExp | null;
+  /** The NFA and lazy DFA; `null` when the `RegExp` runs the template. */
+  readonly #automaton: Automaton | null;
+
+  /**
+   * @param source - an RFC 6570 template
+   * @throws {@link HeraldTopicError} when the template is malformed, or too complex: over
+   *   {@link MAX_TEMPLATE_STATES} automaton states, {@link MAX_TEMPLATE_BYTES} of estimated
+   *   memory or {@link MAX_TEMPLATE_VARIABLES} variables in one expression — checked before
+   *   anything is built
+   */
+  constructor(source: string, options?: UriTemplateOptions) {
+    this.source = source;
+    this.parts = parseUriTemplate(source);
+    const first = this.parts[0];
+    const last = this.parts[this.parts.length - 1];
+    this.prefix = first?.kind === 'literal' ? first.text : '';
+    this.suffix = last?.kind === 'literal' ? last.text : '';
+    checkVariables(source, this.parts);
+    this.languageKey = templateLanguageKey(this.parts);
+    const cost = estimate(this.parts);
+    this.cost = { states: cost.states, bytes: cost.bytes };
+    if (cost.states > MAX_TEMPLATE_STATES || cost.bytes > MAX_TEMPLATE_BYTES) {
+      throw tooComplex(source, cost);
+    }
+    const node = templateNode(this.parts);
+    // +1: the builder checks before adding, so it must allow exactly the estimated count.
+    const nfa = new NfaBuilder(source, cost.states);
+    const accept = nfa.add(MATCH, 0, 0);
+    const start = nfa.build(node, accept);
+    if (nfa.length !== cost.states) {
+      throw new Error(
+        `URI template ${quote(source)}: ${nfa.length} states, estimated ${cost.states}`,
+      );
+    }
+    const automaton = new Automaton(nfa, start, dfaBudget(cost.states, cost.classes));
+    const deterministic = options?.matcher !== 'dfa' && automaton.isDeterministic();
+    this.#regex = deterministic ? new RegExp(`^${regexSource(node)}$`) : null;
+    this.matcher = deterministic ? 'regexp' : 'dfa';
+    this.#automaton = deterministic ? null : automaton;
+    this.#automaton?.startDfa();
+  }
+
+  /**
+   * Whether `value` is a possible expansion of this template (see the module documentation for
+   * the exact rules). Linear in `value.length`; allocation-free once the DFA is warm.
+   */
+  matches(value: string): boolean {
+    if (this.#regex !== null) return this.#regex.test(value);
+    // Literal ends are checked natively first: most templates start with a long literal
+    // (`https://example.com/books/`), and most topics are rejected right there.
+    if (!value.startsWith(this.prefix) || !value.endsWith(this.suffix)) return false;
+    return this.#automaton!.matches(value, this.prefix);
+  }
+
+  /**
+   * An anchored `RegExp` that accepts exactly the strings {@link UriTemplate.matches} accepts.
+   * Unless {@link UriTemplate.matcher} is `regexp`, a backtracking engine may take super-linear
+   * time on it: use it for debugging only.
+   */
+  toRegExp(): RegExp {
+    return this.#regex ?? new RegExp(`^${regexSource(templateNode(this.parts))}$`);
   }
 }
 
