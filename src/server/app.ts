@@ -32,6 +32,7 @@ import { HUB_PATH, handleJsonPublish, handlePublish, handleSubscribe } from './m
 import { Metrics } from './metrics.js';
 import { HttpError, sendError, sendJson, sendText } from './respond.js';
 import { handleSubscriptionsApi, indexSubscriptions } from './subscriptions.js';
+import { TemplateBudget } from './template-limits.js';
 
 /** Options of {@link startServer} that are not configuration. */
 export interface StartServerOptions {
@@ -259,6 +260,7 @@ export async function startServer(
     clientIp: createClientIp(parseTrustedProxies(config.trustedProxies)),
     connections,
     publishRate: new RateLimiter(config.limits.publishRate),
+    templates: new TemplateBudget(config.limits),
     metrics: new Metrics(hub, connections),
     logger,
     startedAt,
@@ -266,6 +268,7 @@ export async function startServer(
     dashboard: feed,
     subscriptionIndex: subscriptionIndex?.index,
   };
+  ctx.templates.registerMetrics(ctx.metrics.registry);
 
   const handle = (req: NodeRequest, res: NodeResponse): void => {
     const method = req.method ?? 'GET';

@@ -32,6 +32,24 @@ export interface LimitsConfig {
   maxTopics: number;
   /** Most topics of one published update (canonical and alternates). Default 100. */
   maxUpdateTopics: number;
+  /**
+   * Most estimated bytes one URI template selector may cost compiled (topics and token claims
+   * alike). Default 128 KiB; 0 = only the library's own bound.
+   */
+  maxTemplateCost: number;
+  /**
+   * Most estimated bytes the distinct URI templates of one subscription (its topics and its
+   * token's `mercure.subscribe`), or of one token's `mercure.publish`, may cost together.
+   * Default 1 MiB; 0 = no limit.
+   */
+  maxSubscriptionCost: number;
+  /**
+   * Most estimated bytes of distinct URI templates the open subscriptions of one client address
+   * may hold. Default 16 MiB; 0 = no limit.
+   */
+  maxTemplateCostPerIp: number;
+  /** Most estimated bytes of distinct URI templates on the hub. Default 128 MiB; 0 = no limit. */
+  maxTemplateCostTotal: number;
   /** Largest accepted publish body in bytes. Default 1 MiB. */
   maxBodyBytes: number;
   /** Publishes per second per publisher token; 0 = no limit. Default 0. */
@@ -532,6 +550,50 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     min: 1,
     description:
       'Most topics of one published update, its canonical topic and alternates (then 400). Each costs a lookup on every publish and its bytes in history.',
+  },
+  {
+    flag: '--max-template-cost',
+    type: 'bytes',
+    group: LIMITS,
+    valueName: '<bytes>',
+    default: 128 * 1024,
+    defaultText: '128KiB',
+    min: 0,
+    description:
+      'Most memory one URI template selector may take compiled, as estimated from its text before anything is built (a ":n" prefix costs ~640 bytes per character); topics and token claims alike (then 400). 0 = only the built-in bound.',
+  },
+  {
+    flag: '--max-subscription-cost',
+    type: 'bytes',
+    group: LIMITS,
+    valueName: '<bytes>',
+    default: MiB,
+    defaultText: '1MiB',
+    min: 0,
+    description:
+      "Most estimated memory of the distinct URI templates of one subscription (its topics and its token's mercure.subscribe), or of one publisher token's mercure.publish (then 400). 0 = no limit.",
+  },
+  {
+    flag: '--max-template-cost-per-ip',
+    type: 'bytes',
+    group: LIMITS,
+    valueName: '<bytes>',
+    default: 16 * MiB,
+    defaultText: '16MiB',
+    min: 0,
+    description:
+      'Most estimated memory of the distinct URI templates held by the open subscriptions of one client address (then 429). 0 = no limit.',
+  },
+  {
+    flag: '--max-template-cost-total',
+    type: 'bytes',
+    group: LIMITS,
+    valueName: '<bytes>',
+    default: 128 * MiB,
+    defaultText: '128MiB',
+    min: 0,
+    description:
+      'Most estimated memory of the distinct URI templates held by all open subscriptions (then 429). 0 = no limit.',
   },
   {
     flag: '--max-body-bytes',
@@ -1541,6 +1603,10 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       maxConnectionsPerIp: num('maxConnectionsPerIp'),
       maxTopics: num('maxTopics'),
       maxUpdateTopics: num('maxUpdateTopics'),
+      maxTemplateCost: num('maxTemplateCost'),
+      maxSubscriptionCost: num('maxSubscriptionCost'),
+      maxTemplateCostPerIp: num('maxTemplateCostPerIp'),
+      maxTemplateCostTotal: num('maxTemplateCostTotal'),
       maxBodyBytes: num('maxBodyBytes'),
       publishRate: num('publishRate'),
       headersTimeoutMs: num('headersTimeout'),

@@ -8,6 +8,7 @@ import type { DashboardFeed } from './dashboard/stats.js';
 import type { ConnectionLimiter, RateLimiter } from './limits.js';
 import type { Metrics } from './metrics.js';
 import type { SubscriptionIndex } from './subscription-index.js';
+import type { TemplateBudget } from './template-limits.js';
 
 /** Everything a request handler of the hub server needs, built once at startup by `app.ts`. */
 export interface ServerContext {
@@ -28,6 +29,8 @@ export interface ServerContext {
   readonly connections: ConnectionLimiter;
   /** Publish rate limit per publisher. */
   readonly publishRate: RateLimiter;
+  /** URI-template cost held by open subscriptions, per client address and in all. */
+  readonly templates: TemplateBudget;
   /** Prometheus metrics. */
   readonly metrics: Metrics;
   /** JSON logs. */

@@ -7,6 +7,7 @@ import type { ServerContext } from './context.js';
 import { requireAuth } from './require-auth.js';
 import { HttpError, readBody } from './respond.js';
 import { publishSubscriptionEvents } from './subscriptions.js';
+import { chargeTemplates, checkRequestCost } from './template-limits.js';
 
 /** The hub's well-known path (Mercure: "the hub MUST be reachable at /.well-known/mercure"). */
 export const HUB_PATH = '/.well-known/mercure';
@@ -43,6 +44,8 @@ export async function handleSubscribe(
     );
   }
   if (topics.includes('')) throw new HttpError(400, 'a "topic" query parameter is empty');
+  // What the templates would cost, from their text alone: refused before anything is compiled.
+  const charges = chargeTemplates(topics, 'topic', ctx.config.limits);
   // As the hub reads it: a non-empty Last-Event-ID header, else the lastEventID parameter (an
   // empty header must not let a bad parameter through unchecked).
   const header = req.headers['last-event-id'];
@@ -78,16 +81,32 @@ export async function handleSubscribe(
       { 'www-authenticate': 'Bearer realm="herald", error="invalid_token"' },
     );
   }
+  // The token's mercure.subscribe selectors are compiled for this subscription too.
+  const claimed = identity?.claim.subscribe;
+  if (claimed !== undefined)
+    charges.push(...chargeTemplates(claimed, 'mercure.subscribe', ctx.config.limits));
+  checkRequestCost(charges, 'this subscription (topics and mercure.subscribe)', ctx.config.limits);
   const ip = ctx.clientIp(req);
-  const release = ctx.connections.acquire(ip);
+  const releaseConnection = ctx.connections.acquire(ip);
   const cors = ctx.cors.headers(req);
 
   if (req.method === 'HEAD') {
-    release();
+    releaseConnection();
     res.writeHead(200, { ...cors, 'content-type': EVENT_STREAM_CONTENT_TYPE });
     res.end();
     return;
   }
+  let releaseTemplates: () => void;
+  try {
+    releaseTemplates = ctx.templates.acquire(ip, charges);
+  } catch (error) {
+    releaseConnection();
+    throw error;
+  }
+  const release = (): void => {
+    releaseTemplates();
+    releaseConnection();
+  };
 
   let expiry: ReturnType<typeof setTimeout> | undefined;
   const transport = req.httpVersionMajor === 2 ? 'h2' : 'h1';
@@ -358,6 +377,13 @@ async function publisherOf(ctx: ServerContext, req: NodeRequest): Promise<Identi
   // Publishing always needs a token (requireAuth refused the request otherwise); the address
   // keys the bucket only should a publisher ever be let in without one.
   ctx.publishRate.take(identity?.token ?? ctx.clientIp(req));
+  const allowed = identity?.claim.publish;
+  if (allowed !== undefined) {
+    // Its templates are compiled to check the topics: bounded like a subscription's.
+    const { limits } = ctx.config;
+    const charges = chargeTemplates(allowed, 'mercure.publish', limits);
+    checkRequestCost(charges, "the token's mercure.publish", limits);
+  }
   return identity;
 }
 
