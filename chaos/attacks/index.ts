@@ -11,6 +11,8 @@ import { privateIds } from './private-ids.js';
 import { replayFloodAttack, replayFloodRedisAttack } from './replay-flood.js';
 import { subscriptionsScan } from './subscriptions-scan.js';
 import { surrogateId } from './surrogate-id.js';
+import { templateCompile } from './template-compile.js';
+import { templateFanout } from './template-fanout.js';
 import { topicBomb } from './topic-bomb.js';
 
 /** Every attack `npm run chaos` knows, in the order of docs/security.md's cost table. */
@@ -24,4 +26,6 @@ export const ATTACKS: Scenario[] = [
   dashboardAmplifier,
   subscriptionsScan,
   devMode,
+  templateCompile,
+  templateFanout,
 ];
