@@ -169,7 +169,9 @@ export function selectorCost(selector: string): SelectorCost {
       error: undefined,
     };
   }
-  if (cached !== undefined) {
+  // (A template over the library's bounds is cached as an exact selector: price it again, so
+  // that it is reported the same way whether or not it was compiled before.)
+  if (cached !== undefined && cached.error?.code !== 'TEMPLATE_TOO_COMPLEX') {
     return {
       kind: cached.kind,
       bytes: cached.bytes,

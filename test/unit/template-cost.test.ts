@@ -151,10 +151,14 @@ describe('selectorCost', () => {
     const malformed = selectorCost('/books/{id');
     assert.equal(malformed.kind, 'exact');
     assert.equal(malformed.error?.code, 'INVALID_TEMPLATE');
-    const huge = selectorCost(`/huge/${Math.random()}/{v:9999}`);
+    const hugeSource = `/huge/${Math.random()}/{v:9999}`;
+    const huge = selectorCost(hugeSource);
     assert.equal(huge.kind, 'template');
     assert.equal(huge.error?.code, 'TEMPLATE_TOO_COMPLEX');
     assert.ok(huge.states > 99_990);
+    // Compiled (and matched exactly), it is still priced as the template it is.
+    assert.equal(compileSelector(hugeSource).kind, 'exact');
+    assert.deepEqual(selectorCost(hugeSource), huge);
     assert.equal(selectorCost('{+a:5}').language, selectorCost('{+b:5}').language);
   });
 });
