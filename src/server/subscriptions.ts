@@ -11,6 +11,7 @@ import {
   subscriberIri,
   subscriptionResourceId,
 } from './subscription-index.js';
+import { chargeTemplates, checkRequestCost } from './template-limits.js';
 
 /** Mercure's JSON-LD context for subscription resources. */
 const CONTEXT = 'https://mercure.rocks/';
@@ -132,6 +133,9 @@ export async function handleSubscriptionsApi(
   const allowed = identity?.claim.subscribe ?? [];
   const index = ctx.subscriptionIndex;
   if (index === undefined) throw new Error('the subscriptions API runs without its index');
+  // The claim's templates are compiled to filter the resources: bounded like a subscription's.
+  const limits = ctx.config.limits;
+  checkRequestCost(chargeTemplates(allowed, 'mercure.subscribe', limits), 'the token', limits);
 
   // Mercure: the subscriptions API is reachable only with a subscribe claim that matches the
   // subscription resources' URLs.

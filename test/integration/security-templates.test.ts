@@ -300,6 +300,24 @@ describe('template cost limits', () => {
     });
   });
 
+  test('the subscriptions API bounds the templates of the caller’s claim too', async () => {
+    await withHub(['--subscriptions'], async (hub) => {
+      const costly = await makeToken({
+        subscribe: ['/.well-known/mercure/subscriptions{/x:1600}'],
+      });
+      const refused = await http(`${hub.url}/.well-known/mercure/subscriptions`, {
+        headers: { authorization: `Bearer ${costly}` },
+      });
+      assert.equal(refused.status, 400);
+      assert.match(refused.body, /mercure.subscribe selector .*--max-template-cost/);
+      const fine = await makeToken({ subscribe: ['/.well-known/mercure/subscriptions{/rest*}'] });
+      const ok = await http(`${hub.url}/.well-known/mercure/subscriptions`, {
+        headers: { authorization: `Bearer ${fine}` },
+      });
+      assert.equal(ok.status, 200);
+    });
+  });
+
   test('the gauges: template budget held, refusals and selector cache bytes', async () => {
     const one = selectorCost('/gauge/0/{id}').bytes;
     const flags = ['--anonymous', '--max-template-cost-per-ip', String(Math.floor(one * 1.5))];
