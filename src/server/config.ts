@@ -45,7 +45,7 @@ export interface LimitsConfig {
   maxSubscriptionCost: number;
   /**
    * Most estimated bytes of distinct URI templates the open subscriptions of one client address
-   * may hold. Default 16 MiB; 0 = no limit.
+   * may hold. Default 8 MiB; 0 = no limit.
    */
   maxTemplateCostPerIp: number;
   /** Most estimated bytes of distinct URI templates on the hub. Default 128 MiB; 0 = no limit. */
@@ -578,8 +578,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     type: 'bytes',
     group: LIMITS,
     valueName: '<bytes>',
-    default: 16 * MiB,
-    defaultText: '16MiB',
+    default: 8 * MiB,
+    defaultText: '8MiB',
     min: 0,
     description:
       'Most estimated memory of the distinct URI templates held by the open subscriptions of one client address (then 429). 0 = no limit.',
