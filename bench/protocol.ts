@@ -1,7 +1,9 @@
 /**
  * Protocol micro-benchmark: parse throughput of herald's `createParser` against
  * eventsource-parser on the same corpora and chunkings, and encode throughput of `encodeEvent` /
- * `encodeEventBytes` against a naive template literal.
+ * `encodeEventBytes` against a naive template literal. Also the hub's topic matching: lookups
+ * per second of `TopicIndex.forEachMatch` (the fan-out's first step) with exact topics and with
+ * URI templates as subscribers and attackers use them.
  *
  * Run with `npm run bench:protocol` (`node --import tsx bench/protocol.ts`). tsx only transpiles
  * herald's TypeScript once at load time (esbuild, no down-levelling), so the JIT runs the same
@@ -10,6 +12,7 @@
  * Each measurement: warm-up rounds, then measured rounds; the median is reported.
  */
 import { createParser as createEsParser } from 'eventsource-parser';
+import { TopicIndex } from '../src/hub/topics.js';
 import { encodeEvent, encodeEventBytes } from '../src/protocol/encode.js';
 import { createParser } from '../src/protocol/parse.js';
 import type { EventFields } from '../src/protocol/types.js';
@@ -235,6 +238,57 @@ function encodeBench(): Array<[string, number]> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Topic matching
+// ---------------------------------------------------------------------------------------------
+
+const MATCH_OPS = 20_000;
+
+/** Lookups per second of one event topic against an index of subscribers' selectors. */
+function matchBench(): Array<[string, string, number, number]> {
+  const cases: Array<[string, string[], string]> = [
+    [
+      '1000 exact topics',
+      Array.from({ length: 1000 }, (_, i) => `https://example.com/users/${i}`),
+      'https://example.com/users/500',
+    ],
+    [
+      '1000 templates, distinct prefixes',
+      Array.from({ length: 1000 }, (_, i) => `https://example.com/users/${i}/{+rest}`),
+      'https://example.com/users/500/notes/1',
+    ],
+    [
+      '600 × {+vN:100} (one language)',
+      Array.from({ length: 600 }, (_, i) => `{+v${i}:100}`),
+      'https://example.com/users/500',
+    ],
+    [
+      '700 × {+a}qN{+b} (distinct, unanchored)',
+      Array.from({ length: 700 }, (_, i) => `{+a}q${i}{+b}`),
+      'https://example.com/users/500',
+    ],
+  ];
+  const rows: Array<[string, string, number, number]> = [];
+  for (const [name, selectors, topic] of cases) {
+    const index = new TopicIndex<number>();
+    for (const [i, s] of selectors.entries()) index.add(i, [s]);
+    const topics = [topic];
+    let visited = 0;
+    const visit = (): void => {
+      visited++;
+    };
+    const [seconds = 0] = measure([
+      () => {
+        for (let i = 0; i < MATCH_OPS; i++) index.forEachMatch(topics, visit);
+      },
+    ]);
+    const matched = index.forEachMatch(topics, visit);
+    if (visited === 0 && matched !== 0) throw new Error('match benchmark visited nothing');
+    rows.push([name, topic, matched, MATCH_OPS / seconds]);
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------
 
@@ -300,6 +354,15 @@ function main(): void {
   ]);
   console.log('\nEncode throughput (events/s; id + event + one JSON data line)');
   console.log(table(['encoder', 'events/s'], encodeRows));
+
+  const matchRows = matchBench().map(([name, topic, matched, perSecond]) => [
+    name,
+    topic,
+    String(matched),
+    perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)} M` : `${(perSecond / 1e3).toFixed(0)} k`,
+  ]);
+  console.log('\nTopic matching (TopicIndex.forEachMatch lookups/s, one topic per event)');
+  console.log(table(['subscribers', 'event topic', 'matched', 'lookups/s'], matchRows));
   console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
