@@ -159,6 +159,10 @@ export const drops: Scenario = {
       // connecting and takes it down for a while.
       let done = 0;
       let long = 0;
+      // Drops of a stream the hub had answered (the others hit a connection still waiting for
+      // its answer): each ended a connection of its own, so a subscriber that ends up connected
+      // had at least one answered connection more than it had such drops.
+      let openDrops = 0;
       const downs: Promise<void>[] = [];
       const started = Date.now();
       while (done < p.drops) {
@@ -171,6 +175,7 @@ export const drops: Scenario = {
         if (isLong) long++;
         const [min, max] = isLong ? p.longDown : p.shortDown;
         const downtime = rand.int(min, max);
+        if (sub.open) openDrops++;
         sub.drop();
         done++;
         downs.push(sleep(downtime).then(() => sub.connect()));
@@ -253,6 +258,7 @@ export const drops: Scenario = {
         figures: {
           published: published.length,
           drops: done,
+          openDrops,
           longDrops: long,
           connections: subs.reduce((n, { sub }) => n + sub.connections, 0),
           expected: sum.expected,

@@ -29,7 +29,12 @@ describe('chaos, single node, memory engine (short variants)', () => {
     const result = await run(drops);
     const f = result.figures;
     assert.equal(f.drops, 40);
-    assert.ok(Number(f.connections) > 40, 'every drop was followed by a reconnection');
+    // Under load some drops hit a connection still waiting for its answer; every drop of an
+    // answered stream must have been followed by an answered reconnection.
+    assert.ok(
+      Number(f.connections) >= Number(f.openDrops) + 8,
+      `every drop of an open stream was followed by a reconnection (${f.connections} connections, ${f.openDrops} such drops, 8 subscribers)`,
+    );
     assert.equal(f.lost, 0, result.report);
     assert.equal(f.duplicated, 0, result.report);
     assert.equal(f.outOfOrder, 0, result.report);
