@@ -15,6 +15,7 @@ import {
 } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { createHub, type Hub } from '../hub/index.js';
+import { guardPeerReset } from '../stream/http2-reset.js';
 import type { NodeRequest, NodeResponse } from '../stream/index.js';
 import { createAuthenticator } from './auth.js';
 import { createClientIp, parseTrustedProxies } from './client-ip.js';
@@ -326,6 +327,9 @@ export async function startServer(
       sessions.add(session);
       session.once('close', () => sessions.delete(session));
     });
+    // Every route's stream, from its first moment: a peer's reset with NO_ERROR must not leave
+    // a stream (and a subscription, a slot) open forever (see stream/http2-reset.ts).
+    server.on('stream', guardPeerReset);
   }
   const { port } = server.address() as AddressInfo;
   const host =

@@ -3,6 +3,7 @@ import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'nod
 import { HeraldStreamError } from './errors.js';
 import { EventStreamCore } from './event-stream.js';
 import { eventStreamHeaders } from './headers.js';
+import { guardPeerReset } from './http2-reset.js';
 import { readLastEventId } from './last-event-id.js';
 import { resolveOptions } from './options.js';
 import type { Transport, TransportSink } from './transport.js';
@@ -86,6 +87,8 @@ export function createHttp2EventStream(
     );
   }
   const lastEventId = readLastEventId(headers['last-event-id'], headers[':path']);
+  // A reset with NO_ERROR can leave the stream without 'close' (see http2-reset.ts).
+  guardPeerReset(stream);
   const transport = new Http2StreamTransport(stream);
   if (!stream.destroyed && !stream.closed) {
     const out: OutgoingHttpHeaders = { ':status': 200 };

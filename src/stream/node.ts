@@ -3,6 +3,7 @@ import { constants, type Http2ServerRequest, Http2ServerResponse } from 'node:ht
 import { HeraldStreamError } from './errors.js';
 import { EventStreamCore } from './event-stream.js';
 import { eventStreamHeaders } from './headers.js';
+import { guardPeerReset } from './http2-reset.js';
 import { readLastEventId } from './last-event-id.js';
 import { resolveOptions } from './options.js';
 import type { Transport, TransportSink } from './transport.js';
@@ -163,6 +164,8 @@ export function createNodeEventStream(
   }
   const http2 = req.httpVersionMajor >= 2;
   const lastEventId = readLastEventId(req.headers['last-event-id'], req.url);
+  // A reset with NO_ERROR can leave the HTTP/2 stream without 'close' (see http2-reset.ts).
+  if (res instanceof Http2ServerResponse) guardPeerReset(res.stream);
   const transport = new NodeResponseTransport(res);
   if (!isGone(res)) {
     const headers: OutgoingHttpHeaders = {};
