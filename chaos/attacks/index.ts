@@ -6,6 +6,7 @@
 import type { Scenario } from '../scenario.js';
 import { dashboardAmplifier } from './dashboard-amplifier.js';
 import { devMode } from './dev-mode.js';
+import { h2Reset } from './h2-reset.js';
 import { newlineBloatAttack } from './newline-bloat.js';
 import { privateIds } from './private-ids.js';
 import { replayFloodAttack, replayFloodRedisAttack } from './replay-flood.js';
@@ -28,4 +29,5 @@ export const ATTACKS: Scenario[] = [
   devMode,
   templateCompile,
   templateFanout,
+  h2Reset,
 ];
