@@ -9,6 +9,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseTrustedProxies } from './client-ip.js';
+import {
+  defaultConnections,
+  defaultSockets,
+  defaultSocketsPerIp,
+  type FdLimit,
+  readFdLimit,
+} from './fd-limit.js';
 import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, loadVerificationKey } from './jwt-keys.js';
 
 /** A JWT verification key as configured: a shared secret, a PEM / JWK text, or a JWKS URL. */
@@ -21,7 +28,10 @@ export interface JwtKeyConfig {
 
 /** Limits that protect the hub. */
 export interface LimitsConfig {
-  /** Most open subscriber connections in total. Default 100 000; 0 = no limit. */
+  /**
+   * Most open subscriber connections in total; 0 = no limit. Default derived from the open-file
+   * limit (see `fd-limit.ts`), at most 100 000.
+   */
   maxConnections: number;
   /** Most open subscriber connections from one IP address. Default 1000; 0 = no limit. */
   maxConnectionsPerIp: number;
@@ -64,6 +74,25 @@ export interface LimitsConfig {
    * stream) may last longer. Default 30 000; 0 = no limit.
    */
   requestTimeoutMs: number;
+  /**
+   * Most open client connections (sockets) of any kind: at the bound a newcomer replaces the
+   * connection idle longest, or is closed when all are busy. Default derived from the open-file
+   * limit; 0 = no limit.
+   */
+  maxSockets: number;
+  /**
+   * Most open client connections from one address (the socket's peer; peers in
+   * `trustedProxies` are exempt). Default `maxConnectionsPerIp` + 100, at most half of
+   * `maxSockets`; 0 = no limit.
+   */
+  maxSocketsPerIp: number;
+  /**
+   * A connection with no request in progress (an HTTP/2 session without streams, an HTTP/1.1
+   * keep-alive connection) is closed after this many ms. Default 10 000; 0 = never.
+   */
+  idleTimeoutMs: number;
+  /** The open-file limit the defaults were derived from. */
+  fdLimit: FdLimit;
 }
 
 /** TLS files (checked by {@link loadConfig}: readable, PEM, and the key fits the certificate). */
@@ -518,9 +547,10 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     type: 'integer',
     group: LIMITS,
     valueName: '<n>',
-    default: 100_000,
+    defaultText: '90% of --max-sockets, at most 100000',
     min: 0,
-    description: 'Most open subscriber connections in total (then 429); 0 = no limit.',
+    description:
+      'Most open subscriber connections in total (then 429); 0 = no limit. The default leaves sockets for publishers and /healthz at the limit.',
   },
   {
     flag: '--max-connections-per-ip',
@@ -530,6 +560,37 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     default: 1000,
     min: 0,
     description: 'Most open subscriber connections from one IP address (then 429); 0 = no limit.',
+  },
+  {
+    flag: '--max-sockets',
+    type: 'integer',
+    group: LIMITS,
+    valueName: '<n>',
+    defaultText: 'the open-file limit less 10% (at least 64)',
+    min: 0,
+    description:
+      'Most open client connections of any kind. At the bound a new connection takes the place of the one idle longest (no request in progress); when all are busy, it is closed. The open-file limit (RLIMIT_NOFILE) is read from /proc/self/limits; where it cannot be read, 4096 is assumed: set the limits explicitly there. 0 = no limit.',
+  },
+  {
+    flag: '--max-sockets-per-ip',
+    type: 'integer',
+    group: LIMITS,
+    valueName: '<n>',
+    defaultText: '--max-connections-per-ip + 100, at most half of --max-sockets',
+    min: 0,
+    description:
+      "Most open client connections from one address (the socket's; peers in --trusted-proxies are exempt); more are closed as they are accepted. 0 = no limit.",
+  },
+  {
+    flag: '--idle-timeout',
+    type: 'duration',
+    group: LIMITS,
+    valueName: '<duration>',
+    default: 10_000,
+    defaultText: '10s',
+    max: MAX_TIMER_MS,
+    description:
+      'A connection with no request in progress — an HTTP/2 session without streams, an HTTP/1.1 keep-alive connection — is closed after this long. 0 = never.',
   },
   {
     flag: '--max-topics',
@@ -1011,6 +1072,11 @@ export interface LoadConfigOptions {
    * `fs.readFileSync(path, 'utf8')`; inject one in tests.
    */
   readFile?: (path: string) => string;
+  /**
+   * The process's open-file limit, from which the default connection limits are derived.
+   * Default: read from `/proc/self/limits` (see `fd-limit.ts`); inject one in tests.
+   */
+  fdLimit?: FdLimit;
 }
 
 /** What {@link loadConfig} produced. */
@@ -1571,6 +1637,26 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     );
   }
 
+  // Connection limits: the defaults follow the open-file limit, each below the one before, so
+  // that descriptors never run out before a limit answers (fd-limit.ts).
+  const fdLimit = options.fdLimit ?? readFdLimit();
+  const maxSockets = isSet('maxSockets') ? num('maxSockets') : defaultSockets(fdLimit.limit);
+  const maxConnections = isSet('maxConnections')
+    ? num('maxConnections')
+    : defaultConnections(maxSockets > 0 ? maxSockets : defaultSockets(fdLimit.limit));
+  const maxSocketsPerIp = isSet('maxSocketsPerIp')
+    ? num('maxSocketsPerIp')
+    : defaultSocketsPerIp(num('maxConnectionsPerIp'), maxSockets);
+  if (
+    fdLimit.measured &&
+    isSet('maxSockets') &&
+    (maxSockets === 0 || maxSockets > fdLimit.limit - 64)
+  ) {
+    notices.push(
+      `${get('maxSockets').source}: ${maxSockets === 0 ? 'no socket limit' : `${maxSockets} sockets`} with an open-file limit of ${fdLimit.limit}: past it the hub cannot accept connections (/healthz included) nor open files; raise the limit (ulimit -n) or lower --max-sockets.`,
+    );
+  }
+
   const config: ServerConfig = {
     host,
     port: portNumber,
@@ -1599,7 +1685,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     logLevel: get('logLevel').value as LogLevel,
     shutdownGraceMs: num('shutdownGrace'),
     limits: {
-      maxConnections: num('maxConnections'),
+      maxConnections,
       maxConnectionsPerIp: num('maxConnectionsPerIp'),
       maxTopics: num('maxTopics'),
       maxUpdateTopics: num('maxUpdateTopics'),
@@ -1611,6 +1697,10 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       publishRate: num('publishRate'),
       headersTimeoutMs: num('headersTimeout'),
       requestTimeoutMs: num('requestTimeout'),
+      maxSockets,
+      maxSocketsPerIp,
+      idleTimeoutMs: num('idleTimeout'),
+      fdLimit,
     },
   };
   return { config, notices, devToken };

@@ -35,8 +35,11 @@ function load(
   env: Record<string, string> = {},
   fs: Record<string, string> = {},
 ): LoadedConfig {
-  return loadConfig({ argv, env, readFile: files(fs) });
+  // A host's open-file limit of 2^20: the derived defaults are then the documented maxima.
+  return loadConfig({ argv, env, readFile: files(fs), fdLimit: MANY_FDS });
 }
+
+const MANY_FDS = { limit: 1_048_576, measured: true } as const;
 
 /** Asserts `loadConfig` fails with a HeraldConfigError whose message names `source`. */
 function rejects(
@@ -154,6 +157,10 @@ describe('defaults', () => {
         publishRate: 0,
         headersTimeoutMs: 10_000,
         requestTimeoutMs: 30_000,
+        maxSockets: 943_718,
+        maxSocketsPerIp: 1100,
+        idleTimeoutMs: 10_000,
+        fdLimit: MANY_FDS,
       },
     });
   });
@@ -305,6 +312,10 @@ dashboard: true
       publishRate: 0.5,
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
+      maxSockets: 943_718,
+      maxSocketsPerIp: 102,
+      idleTimeoutMs: 10_000,
+      fdLimit: MANY_FDS,
     });
     assert.equal(config.shutdownGraceMs, 2000);
     assert.equal(config.logLevel, 'silent');
