@@ -5,13 +5,11 @@ import {
   createSecureServer,
   type Http2SecureServer,
   type Http2Server,
-  type ServerHttp2Session,
 } from 'node:http2';
 import {
   type AddressInfo,
   createServer as createNetServer,
   type Server as NetServer,
-  type Socket,
 } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { createHub, type Hub } from '../hub/index.js';
@@ -20,6 +18,7 @@ import type { NodeRequest, NodeResponse } from '../stream/index.js';
 import { createAuthenticator } from './auth.js';
 import { createClientIp, parseTrustedProxies } from './client-ip.js';
 import type { ServerConfig } from './config.js';
+import { ConnectionGuard } from './connections.js';
 import type { ServerContext } from './context.js';
 import { Cors } from './cors.js';
 import { authorizeDashboard } from './dashboard/access.js';
@@ -253,12 +252,13 @@ export async function startServer(
   }
   const subscriptionIndex = config.subscriptions ? indexSubscriptions({ hub }) : undefined;
   if (subscriptionIndex !== undefined) stops.push(subscriptionIndex.stop);
+  const trustedProxies = parseTrustedProxies(config.trustedProxies);
   const ctx: ServerContext = {
     config,
     hub,
     auth: createAuthenticator(config),
     cors: new Cors(config.corsOrigins),
-    clientIp: createClientIp(parseTrustedProxies(config.trustedProxies)),
+    clientIp: createClientIp(trustedProxies),
     connections,
     publishRate: new RateLimiter(config.limits.publishRate),
     templates: new TemplateBudget(config.limits),
@@ -313,31 +313,46 @@ export async function startServer(
     }
   };
 
-  const { server, loopbackV6 } = await listen(config, handle);
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+  // Sockets in all and per address, idle sessions; also the sockets and sessions a shutdown
+  // ends (HTTP/2 sessions outlive their streams: closing the server does not end them).
+  const { limits } = config;
+  const guard = new ConnectionGuard({
+    maxSockets: limits.maxSockets,
+    maxSocketsPerIp: limits.maxSocketsPerIp,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    trustedProxies,
+    logger,
+    onRefused: (limit) => ctx.metrics.socketRefused(limit),
+    onIdleClosed: () => ctx.metrics.idleSessionClosed(),
   });
-  // HTTP/2 sessions outlive their streams: closing the server does not end them, so shutdown
-  // closes them itself (a GOAWAY; streams still open finish first).
-  const sessions = new Set<ServerHttp2Session>();
-  if (!(server instanceof HttpServer)) {
-    server.on('session', (session: ServerHttp2Session) => {
-      sessions.add(session);
-      session.once('close', () => sessions.delete(session));
-    });
-    // Every route's stream, from its first moment: a peer's reset with NO_ERROR must not leave
-    // a stream (and a subscription, a slot) open forever (see stream/http2-reset.ts).
-    server.on('stream', guardPeerReset);
-  }
+  ctx.metrics.watchSockets(guard);
+  const { server, loopbackV6 } = await listen(config, handle, (created) => {
+    guard.attach(created);
+    if (!(created instanceof HttpServer)) {
+      // Every route's stream, from its first moment: a peer's reset with NO_ERROR must not
+      // leave a stream (and a subscription, a slot) open forever (see stream/http2-reset.ts).
+      created.on('stream', guardPeerReset);
+    }
+  });
   const { port } = server.address() as AddressInfo;
   const host =
     config.host === '' || config.host === '0.0.0.0' || config.host === '::'
       ? 'localhost'
       : config.host;
   const url = `${config.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url, engine: engine.name }, 'herald hub listening');
+  logger.info(
+    {
+      url,
+      engine: engine.name,
+      openFileLimit: limits.fdLimit.measured
+        ? limits.fdLimit.limit
+        : `${limits.fdLimit.limit} (assumed)`,
+      maxSockets: limits.maxSockets,
+      maxSocketsPerIp: limits.maxSocketsPerIp,
+      maxConnections: limits.maxConnections,
+    },
+    'herald hub listening',
+  );
 
   let closing: Promise<void> | undefined;
   const close = (graceMs = config.shutdownGraceMs): Promise<void> => {
@@ -355,10 +370,8 @@ export async function startServer(
       await engine.close();
       ctx.auth.close();
       if ('closeIdleConnections' in server) server.closeIdleConnections();
-      for (const session of sessions) session.close();
-      const timer = setTimeout(() => {
-        for (const socket of sockets) socket.destroy();
-      }, graceMs);
+      guard.closeSessions();
+      const timer = setTimeout(() => guard.destroyAll(), graceMs);
       timer.unref();
       await closed;
       clearTimeout(timer);
@@ -381,15 +394,18 @@ type NodeServer = HttpServer | Http2Server | Http2SecureServer;
 async function listen(
   config: ServerConfig,
   handle: (req: NodeRequest, res: NodeResponse) => void,
+  created: (server: NodeServer) => void,
 ): Promise<{ server: NodeServer; loopbackV6: NetServer | undefined }> {
   if (config.host !== 'localhost') {
     const server = createNodeServer(config, handle);
+    created(server);
     await listenOn(server, config.port, config.host === '' ? undefined : config.host);
     return { server, loopbackV6: undefined };
   }
   // With port 0 the IPv4 listener picks the port; if it is taken on ::1, pick again.
   for (let attempt = 1; ; attempt++) {
     const server = createNodeServer(config, handle);
+    created(server);
     await listenOn(server, config.port, '127.0.0.1');
     const { port } = server.address() as AddressInfo;
     const loopbackV6 = createNetServer({ noDelay: true }, (socket) =>
@@ -426,6 +442,11 @@ function createNodeServer(
 ): NodeServer {
   let server: NodeServer;
   const { headersTimeoutMs, requestTimeoutMs } = config.limits;
+  // node:http enforces the request timeouts on a periodic sweep (30 s by default): sweep often
+  // enough that a timeout is not overshot by more than a quarter.
+  const timeouts = [headersTimeoutMs, requestTimeoutMs].filter((ms) => ms > 0);
+  const sweepMs =
+    timeouts.length > 0 ? Math.min(30_000, Math.max(250, Math.min(...timeouts) / 4)) : undefined;
   if (config.tls !== undefined) {
     server = createSecureServer(
       {
@@ -437,23 +458,28 @@ function createNodeServer(
       },
       handle,
     );
+    // Its HTTP/1.1 fallback is node:http's server logic, reading these from the server: the
+    // same slowloris protection as without TLS (node's own defaults are 60 s and 300 s).
+    const fallback = server as Http2SecureServer & {
+      headersTimeout: number;
+      requestTimeout: number;
+      connectionsCheckingInterval: number;
+    };
+    fallback.headersTimeout = headersTimeoutMs;
+    fallback.requestTimeout = requestTimeoutMs;
+    if (sweepMs !== undefined) fallback.connectionsCheckingInterval = sweepMs;
   } else if (config.h2c) {
     server = createH2cServer(handle);
   } else {
     // Slowloris protection: the headers, and the whole request (headers and body), must arrive
     // in time, or node:http answers 408 and closes the connection. The timeouts are about the
     // request only: once a GET's headers are in, its event stream may last for days.
-    const timeouts = [headersTimeoutMs, requestTimeoutMs].filter((ms) => ms > 0);
     server = createHttpServer(
       {
         noDelay: true,
         headersTimeout: headersTimeoutMs,
         requestTimeout: requestTimeoutMs,
-        // node:http enforces both on a periodic sweep (30 s by default): sweep often enough
-        // that a timeout is not overshot by more than a quarter.
-        ...(timeouts.length > 0 && {
-          connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.min(...timeouts) / 4)),
-        }),
+        ...(sweepMs !== undefined && { connectionsCheckingInterval: sweepMs }),
       },
       handle,
     );

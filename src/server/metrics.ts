@@ -18,6 +18,9 @@ export class Metrics {
   readonly #requests: Counter<'route' | 'status'>;
   readonly #streams: Gauge<'transport'>;
   readonly #closes: Counter<'reason'>;
+  readonly #socketsRefused: Counter<'limit'>;
+  readonly #idleClosed: Counter;
+  #sockets: { readonly open: number; readonly sessions: number } | undefined;
   readonly #hub: Hub;
   /** One hub snapshot per scrape: every gauge reads it instead of walking the hub again. */
   #snapshot: HubStats | undefined;
@@ -118,6 +121,50 @@ export class Metrics {
       this.#closes.inc({ reason }, 0);
     }
     hub.on('overflow', () => this.#overflows.inc());
+    const sockets = (): { readonly open: number; readonly sessions: number } | undefined =>
+      this.#sockets;
+    new Gauge({
+      name: 'herald_sockets',
+      help: 'Open client connections of every kind (--max-sockets).',
+      registers,
+      collect() {
+        this.set(sockets()?.open ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'herald_http2_sessions',
+      help: 'Open HTTP/2 sessions.',
+      registers,
+      collect() {
+        this.set(sockets()?.sessions ?? 0);
+      },
+    });
+    this.#socketsRefused = new Counter({
+      name: 'herald_sockets_refused_total',
+      help: 'Connections closed by a bound: max-sockets-per-ip and max-sockets (the newcomer), evicted-idle (the longest idle, to make room at max-sockets).',
+      labelNames: ['limit'],
+      registers,
+    });
+    this.#idleClosed = new Counter({
+      name: 'herald_idle_sessions_closed_total',
+      help: 'HTTP/2 sessions closed after --idle-timeout without an open stream.',
+      registers,
+    });
+  }
+
+  /** Reads the open connections and sessions from `guard` when scraped. */
+  watchSockets(guard: { readonly open: number; readonly sessions: number }): void {
+    this.#sockets = guard;
+  }
+
+  /** A connection was closed by `limit` (see `connections.ts`). */
+  socketRefused(limit: 'max-sockets' | 'max-sockets-per-ip' | 'evicted-idle'): void {
+    this.#socketsRefused.inc({ limit });
+  }
+
+  /** An HTTP/2 session was closed for being idle. */
+  idleSessionClosed(): void {
+    this.#idleClosed.inc();
   }
 
   /** An update was accepted. */
