@@ -7,6 +7,7 @@ import type { Scenario } from '../scenario.js';
 import { dashboardAmplifier } from './dashboard-amplifier.js';
 import { devMode } from './dev-mode.js';
 import { h2Reset } from './h2-reset.js';
+import { idleSessions } from './idle-sessions.js';
 import { newlineBloatAttack } from './newline-bloat.js';
 import { privateIds } from './private-ids.js';
 import { replayFloodAttack, replayFloodRedisAttack } from './replay-flood.js';
@@ -30,4 +31,5 @@ export const ATTACKS: Scenario[] = [
   templateCompile,
   templateFanout,
   h2Reset,
+  idleSessions,
 ];
