@@ -256,7 +256,15 @@ export async function startServer(
   const ctx: ServerContext = {
     config,
     hub,
-    auth: createAuthenticator(config),
+    auth: createAuthenticator(config, {
+      jwksMaxBytes: config.jwksMaxBytes,
+      jwksTimeoutMs: config.jwksTimeoutMs,
+      onJwksFailure: (problem) =>
+        logger.warn(
+          { jwksUrl: config.jwksUrl, problem },
+          `cannot use the JWKS: ${problem}; tokens that need it are refused (401) until it is fixed`,
+        ),
+    }),
     cors: new Cors(config.corsOrigins),
     clientIp: createClientIp(trustedProxies),
     connections,

@@ -20,6 +20,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import {
   createRemoteJWKSet,
+  customFetch,
   decodeProtectedHeader,
   errors,
   type FlattenedJWSInput,
@@ -29,6 +30,7 @@ import {
   jwtVerify,
 } from 'jose';
 import type { ServerConfig } from './config.js';
+import { boundedFetch, DEFAULT_JWKS_MAX_BYTES, DEFAULT_JWKS_TIMEOUT_MS } from './jwks-fetch.js';
 import { ASYMMETRIC_ALGORITHMS, loadVerificationKey, type VerificationKey } from './jwt-keys.js';
 
 /** The `mercure` claim of a token: what its bearer may publish and subscribe to. */
@@ -132,9 +134,23 @@ export interface AuthenticatorOptions {
   jwksCooldownMs?: number;
   /** How long fetched JWKS keys are used before fetching again, in ms. Default 600 000. */
   jwksCacheMaxAgeMs?: number;
-  /** How long a JWKS fetch may take, in ms. Default 5000. */
+  /** How long a JWKS fetch may take, headers and body, in ms. Default 5000. */
   jwksTimeoutMs?: number;
+  /** Largest JWKS response body accepted, in bytes (decoded). Default 1 MiB. */
+  jwksMaxBytes?: number;
+  /**
+   * Called once per failed JWKS fetch (not per token refused because of it) with what went
+   * wrong, e.g. to log it. Tokens that need the JWKS are refused with a 401 and the same reason.
+   */
+  onJwksFailure?: (problem: string) => void;
 }
+
+/**
+ * After a failed JWKS fetch, tokens that need it are refused with the same reason for this long
+ * (at most; less with a shorter cooldown) instead of fetching again for each: a failing JWKS
+ * server is asked at most once per period, and logged once.
+ */
+export const JWKS_FAILURE_BACKOFF_MS = 5000;
 
 /** Default leeway for `exp` / `nbf`, in seconds. */
 export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 5;
@@ -411,9 +427,18 @@ export function createAuthenticator(
           ...(options.jwksCacheMaxAgeMs !== undefined && {
             cacheMaxAge: options.jwksCacheMaxAgeMs,
           }),
-          ...(options.jwksTimeoutMs !== undefined && { timeoutDuration: options.jwksTimeoutMs }),
+          timeoutDuration: options.jwksTimeoutMs ?? DEFAULT_JWKS_TIMEOUT_MS,
+          // Reads at most jwksMaxBytes of the answer, within the timeout (jwks-fetch.ts).
+          [customFetch]: boundedFetch(options.jwksMaxBytes ?? DEFAULT_JWKS_MAX_BYTES),
         });
   const jwksHref = jwksUrl?.href ?? '';
+  const jwksTimeoutMs = options.jwksTimeoutMs ?? DEFAULT_JWKS_TIMEOUT_MS;
+  const failureBackoffMs = Math.min(
+    JWKS_FAILURE_BACKOFF_MS,
+    options.jwksCooldownMs ?? JWKS_FAILURE_BACKOFF_MS,
+  );
+  /** The last failed fetch: tokens within the backoff are refused with its reason. */
+  let jwksFailure: { at: number; problem: string } | undefined;
 
   const publishRules = [
     ...config.publishOrigins.map((entry) => compileOriginRule(entry, true)),
@@ -560,6 +585,16 @@ export function createAuthenticator(
         result = await jwtVerify(
           token,
           async (protectedHeader: JWTHeaderParameters, input: FlattenedJWSInput) => {
+            // Within the backoff after a failure, a token the cached keys cannot verify is
+            // refused without asking the JWKS server again.
+            const failed = jwksFailure;
+            if (
+              failed !== undefined &&
+              Date.now() - failed.at < failureBackoffMs &&
+              !(jwks.fresh && jwks.jwks()?.keys.some((k) => k.kid === protectedHeader.kid))
+            ) {
+              throw new JwksUnavailableError(failed.problem);
+            }
             try {
               return await jwks(protectedHeader, input);
             } catch (error) {
@@ -570,7 +605,14 @@ export function createAuthenticator(
               ) {
                 throw error;
               }
-              throw new JwksUnavailableError(describeFetchError(error), { cause: error });
+              const problem = describeFetchError(error, jwksTimeoutMs);
+              // Tokens waiting on the same fetch all land here: log the failure once.
+              const now = Date.now();
+              if (jwksFailure === undefined || now - jwksFailure.at >= failureBackoffMs) {
+                options.onJwksFailure?.(problem);
+              }
+              jwksFailure = { at: now, problem };
+              throw new JwksUnavailableError(problem, { cause: error });
             }
           },
           { algorithms: [...ASYMMETRIC_ALGORITHMS], clockTolerance },
@@ -709,8 +751,10 @@ function queryOf(url: string): URLSearchParams | undefined {
   return new URLSearchParams(url.slice(mark + 1, hash < 0 ? undefined : hash));
 }
 
-function describeFetchError(error: unknown): string {
-  if (error instanceof errors.JWKSTimeout) return 'timed out';
+function describeFetchError(error: unknown, timeoutMs: number): string {
+  if (error instanceof errors.JWKSTimeout) {
+    return `no complete answer within ${timeoutMs} ms (--jwks-timeout)`;
+  }
   if (error instanceof Error) {
     const cause = (error as Error & { cause?: unknown }).cause;
     const code =

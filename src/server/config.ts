@@ -139,6 +139,10 @@ export interface ServerConfig {
   subscriberKey: JwtKeyConfig | undefined;
   /** JWKS URL whose keys verify both kinds of tokens (besides or instead of the keys). */
   jwksUrl: string | undefined;
+  /** Largest JWKS response accepted, in bytes (decoded). Default 1 MiB. */
+  jwksMaxBytes: number;
+  /** How long fetching the JWKS may take, headers and body, in ms. Default 5000. */
+  jwksTimeoutMs: number;
   /** Subscribers without a token are allowed (they receive public updates only). */
   anonymous: boolean;
   /** The active subscriptions API and subscription events are on. */
@@ -434,6 +438,29 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     valueName: '<url>',
     description: 'JWKS URL (http or https) whose keys verify publisher and subscriber tokens.',
     check: (v) => checkHttpUrl(String(v)),
+  },
+  {
+    flag: '--jwks-max-bytes',
+    type: 'bytes',
+    group: AUTH,
+    valueName: '<bytes>',
+    default: MiB,
+    defaultText: '1MiB',
+    min: 1,
+    description:
+      'Largest JWKS response read (decoded); a larger one is refused, logged, and tokens that need it get a 401.',
+  },
+  {
+    flag: '--jwks-timeout',
+    type: 'duration',
+    group: AUTH,
+    valueName: '<duration>',
+    default: 5000,
+    defaultText: '5s',
+    min: 1,
+    max: MAX_TIMER_MS,
+    description:
+      'Longest time to fetch the JWKS, headers and body; a slower answer is abandoned, logged, and tokens that need it get a 401.',
   },
   {
     flag: '--anonymous',
@@ -1672,6 +1699,8 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     publisherKey,
     subscriberKey,
     jwksUrl,
+    jwksMaxBytes: num('jwksMaxBytes'),
+    jwksTimeoutMs: num('jwksTimeout'),
     anonymous,
     subscriptions: bool('subscriptions'),
     corsOrigins: get('corsOrigins').value as string[],

@@ -131,6 +131,8 @@ describe('defaults', () => {
       publisherKey: undefined,
       subscriberKey: undefined,
       jwksUrl: undefined,
+      jwksMaxBytes: 1024 * 1024,
+      jwksTimeoutMs: 5000,
       anonymous: false,
       subscriptions: false,
       corsOrigins: [],
