@@ -8,6 +8,7 @@ import { dashboardAmplifier } from './dashboard-amplifier.js';
 import { devMode } from './dev-mode.js';
 import { h2Reset } from './h2-reset.js';
 import { idleSessions } from './idle-sessions.js';
+import { jwksBloat } from './jwks-bloat.js';
 import { newlineBloatAttack } from './newline-bloat.js';
 import { privateIds } from './private-ids.js';
 import { replayFloodAttack, replayFloodRedisAttack } from './replay-flood.js';
@@ -32,4 +33,5 @@ export const ATTACKS: Scenario[] = [
   templateFanout,
   h2Reset,
   idleSessions,
+  jwksBloat,
 ];
