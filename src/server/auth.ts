@@ -30,6 +30,7 @@ import {
   jwtVerify,
 } from 'jose';
 import type { ServerConfig } from './config.js';
+import { identityKey } from './identity-key.js';
 import { boundedFetch, DEFAULT_JWKS_MAX_BYTES, DEFAULT_JWKS_TIMEOUT_MS } from './jwks-fetch.js';
 import { ASYMMETRIC_ALGORITHMS, loadVerificationKey, type VerificationKey } from './jwt-keys.js';
 
@@ -58,8 +59,14 @@ export interface Identity {
   claim: MercureClaim;
   /** The token's `herald` claim (`{}` when the token has none, or it is not an object). */
   herald: HeraldClaim;
-  /** The raw token, e.g. as a rate-limit key. Never log it. */
+  /** The raw token as it was sent (one of its spellings). Never log it. */
   token: string;
+  /**
+   * Who the token speaks for, the same for every spelling of it: issuer and subject when it has
+   * a `sub`, else its claims in canonical form; hashed (see `identity-key.ts`). The key of the
+   * publish rate limit.
+   */
+  key: string;
   /** The token's `sub` claim, when it is a string. */
   subject?: string;
   /** When the token expires (its `exp`), in ms since the epoch; absent when it has no `exp`. */
@@ -723,6 +730,7 @@ export function createAuthenticator(
       claim,
       herald: readHeraldClaim(verified.payload),
       token: extracted.token,
+      key: identityKey(verified.payload, extracted.token.split('.')[1] ?? ''),
     };
     if (typeof verified.payload.sub === 'string') identity.subject = verified.payload.sub;
     if (typeof verified.payload.exp === 'number') identity.expiresAt = verified.payload.exp * 1000;

@@ -62,7 +62,10 @@ export interface LimitsConfig {
   maxTemplateCostTotal: number;
   /** Largest accepted publish body in bytes. Default 1 MiB. */
   maxBodyBytes: number;
-  /** Publishes per second per publisher token; 0 = no limit. Default 0. */
+  /**
+   * Publishes per second per publisher (its token's `iss` + `sub`, else its claims: one
+   * bucket however the token is spelled); 0 = no limit. Default 0.
+   */
   publishRate: number;
   /**
    * Most ms a client may take to send a request's headers (HTTP/1.1) or to finish the TLS
@@ -700,7 +703,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     valueName: '<per-second>',
     default: 0,
     min: 0,
-    description: 'Publishes per second per publisher token (then 429); 0 = no limit.',
+    description:
+      'Publishes per second per publisher (then 429): per token issuer and subject (iss + sub), or per set of claims for tokens without sub — however the token is spelled or sent. 0 = no limit.',
   },
   {
     flag: '--trusted-proxies',

@@ -61,8 +61,9 @@ export class ConnectionLimiter {
 }
 
 /**
- * A token bucket per key (publisher token or IP): `rate` requests per second on average, with
- * bursts up to `rate` (at least 1). Idle buckets are forgotten.
+ * A token bucket per key (a publisher's identity, see `identity-key.ts`, or an IP): `rate`
+ * requests per second on average, with bursts up to `rate` (at least 1). Idle buckets are
+ * forgotten.
  */
 export class RateLimiter {
   readonly #rate: number;

@@ -374,9 +374,10 @@ function requireContentType(req: NodeRequest, expected: string, hint: string): v
 /** Authenticates a publisher and spends one token of its rate limit. */
 async function publisherOf(ctx: ServerContext, req: NodeRequest): Promise<Identity | undefined> {
   const identity = requireAuth(ctx, 'publisher', await ctx.auth.publisher(req));
-  // Publishing always needs a token (requireAuth refused the request otherwise); the address
-  // keys the bucket only should a publisher ever be let in without one.
-  ctx.publishRate.take(identity?.token ?? ctx.clientIp(req));
+  // Keyed by who the token speaks for, not by its spelling (identity-key.ts). Publishing always
+  // needs a token (requireAuth refused the request otherwise); the address keys the bucket only
+  // should a publisher ever be let in without one.
+  ctx.publishRate.take(identity?.key ?? ctx.clientIp(req));
   const allowed = identity?.claim.publish;
   if (allowed !== undefined) {
     // Its templates are compiled to check the topics: bounded like a subscription's.
