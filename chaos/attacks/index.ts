@@ -11,6 +11,7 @@ import { idleSessions } from './idle-sessions.js';
 import { jwksBloat } from './jwks-bloat.js';
 import { newlineBloatAttack } from './newline-bloat.js';
 import { privateIds } from './private-ids.js';
+import { rateSpellings } from './rate-spellings.js';
 import { replayFloodAttack, replayFloodRedisAttack } from './replay-flood.js';
 import { subscriptionsScan } from './subscriptions-scan.js';
 import { surrogateId } from './surrogate-id.js';
@@ -34,4 +35,5 @@ export const ATTACKS: Scenario[] = [
   h2Reset,
   idleSessions,
   jwksBloat,
+  rateSpellings,
 ];
