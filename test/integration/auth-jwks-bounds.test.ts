@@ -175,7 +175,9 @@ describe('JWKS bounds: size and time', () => {
     const failures: string[] = [];
     const auth = createAuthenticator(config(url), {
       jwksMaxBytes: MAX,
-      jwksTimeoutMs: 500,
+      // Generous: the size cases must never race the timer on a loaded machine (the slow
+      // cases set their own).
+      jwksTimeoutMs: 10_000,
       jwksCooldownMs: 0,
       onJwksFailure: (problem) => failures.push(problem),
       ...extra,
