@@ -114,7 +114,7 @@ export const h2Reset: Scenario = {
               `attack-h2-reset: ${p.resets} streams reset over ${sessions.length} sessions in ${seconds.toFixed(1)} s`,
             );
             // The bystanders' subscriber holds one slot (through the relay, from 127.0.0.1).
-            const slots = await settledSlots(sessions[0]!, 1, 3000);
+            const slots = await settledSlots(sessions[0]!, 1, 10_000);
             const fresh = await connectH2(hub.url, ATTACKER);
             let freshStatus = 0;
             let freshBody = '';

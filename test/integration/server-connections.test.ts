@@ -61,7 +61,10 @@ async function idleSocket(
   return { socket, closed };
 }
 
-/** Whether `promise` settles before a few event-loop turns have passed (a closed socket). */
+/**
+ * Whether `promise` settles within about half a second: for connections that must stay open
+ * (one the hub closes later than that makes the check weaker, never flaky).
+ */
 async function settlesSoon(promise: Promise<unknown>): Promise<boolean> {
   let settled = false;
   void promise.then(() => {
@@ -243,7 +246,7 @@ describe('--max-sockets-per-ip', () => {
         assert.equal(await settlesSoon(closed), false, `connection ${i + 1} of 3 stays`);
       }
       const fourth = await idleSocket(hub.url, '127.0.0.2');
-      assert.equal(await settlesSoon(fourth.closed), true, 'the 4th is closed at once');
+      await withTimeout(fourth.closed, 'the hub to close the 4th connection');
       // Another address is served; so is a trusted proxy, past the bound.
       assert.equal((await getFrom(hub.url, '/healthz', '127.0.0.1')).status, 200);
       for (let i = 0; i < 4; i++) {
@@ -278,7 +281,7 @@ describe('--max-sockets', () => {
         held.push(await idleSocket(hub.url, address));
       }
       assert.equal((await getFrom(hub.url, '/healthz', '127.0.0.6')).status, 200);
-      assert.equal(await settlesSoon(held[0]!.closed), true, 'the longest idle was closed');
+      await withTimeout(held[0]!.closed, 'the hub to close the longest idle connection');
       assert.equal(await settlesSoon(held[1]!.closed), false, 'only that one');
       assert.ok((await metric(hub.url, 'herald_sockets_refused_total{limit="evicted-idle"}')) >= 1);
     } finally {
@@ -315,7 +318,7 @@ describe('--max-sockets', () => {
         streams.push(res);
       }
       const newcomer = await idleSocket(hub.url, '127.0.0.5');
-      assert.equal(await settlesSoon(newcomer.closed), true, 'no idle connection to replace');
+      await withTimeout(newcomer.closed, 'the hub to close the newcomer (no idle one to replace)');
       const token = await publisherToken();
       // The subscribers were left alone: they still receive. (Publishing needs a socket: close
       // one subscriber first, which frees its place.)
