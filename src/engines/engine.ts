@@ -119,22 +119,35 @@ export interface HistoryQuery {
   maxBytes?: number | undefined;
   /**
    * Whether the reader may know of the retained event that `after` (an SSE id) names. When it
-   * returns `false` the read answers exactly as for an unknown id — `found: false`, from the
-   * oldest retained event — so that an id the reader may not see (a private update's) cannot be
-   * confirmed by resuming after it. Called at most once per read. Omitted: every event.
+   * returns `false` the read answers exactly as for an unknown id — `found: false`, the same
+   * events from the same point (see {@link HistoryResult.events}), the same `oldest` and
+   * `cursor` — so that an id the reader may not see (a private update's) cannot be confirmed by
+   * resuming after it. Called at most once per read. Omitted: every event.
    */
   visible?: ((event: EngineEvent) => boolean) | undefined;
+  /**
+   * Which retention classes' losses count for `found`, by name ({@link DEFAULT_RETENTION_CLASS}
+   * included): a replay passes the classes whose events its subscriber could receive. Losses
+   * the engine cannot attribute to a class always count. All classes count when omitted.
+   */
+  concerns?: ((retentionClass: string) => boolean) | undefined;
 }
 
 /** The answer to a {@link HistoryQuery}. */
 export interface HistoryResult {
-  /** Matching retained events strictly after the start point, in position order. */
+  /**
+   * Matching retained events strictly after the start point, in position order. When the start
+   * point is unknown (an id the engine never handed out, a custom id whose event is gone, or an
+   * id {@link HistoryQuery.visible} refuses), they start after the newest evicted position instead — never before an event the client
+   * may already have seen, so a gap never causes a duplicate.
+   */
   events: EngineEvent[];
   /**
    * `true` when nothing after the start point has been lost: the id or position is known and
-   * every event after it is still retained (`earliest` is always found). `false` when it is
-   * unknown or events after it were evicted — then `events` start from the oldest retained event
-   * instead, and the hub should tell the client about the gap.
+   * no event after it was evicted from a retention class the query {@link HistoryQuery.concerns}
+   * (`earliest` is always found). `false` when it is unknown or such events were evicted — the
+   * hub then tells the client about the gap. Engines may answer `false` when unsure, never
+   * `true`.
    */
   found: boolean;
   /** SSE id of the oldest retained event (matching or not), or `null` when history is empty. */
@@ -188,10 +201,32 @@ export interface EngineStats {
   oldest: string | null;
   /** Position of the newest event appended (retained or not), or `null` if none yet. */
   newest: string | null;
+  /** Retained events and bytes per retention class, when the engine knows them. */
+  classes?: Record<string, { events: number; bytes: number }> | undefined;
 }
 
 /** Receives live events. It must not throw (an engine reports what it throws, see engines). */
 export type EngineListener = (event: EngineEvent) => void;
+
+/**
+ * Events a node's live delivery skipped: a shared engine's reader found that events after the
+ * last one it delivered were evicted before it could read them (it fell further behind than a
+ * retention class's bound, or was disconnected longer than the age bound).
+ */
+export interface EngineGap {
+  /** Position of the last event delivered before the gap, or `null` when none was. */
+  after: string | null;
+  /** Position of the first event delivered after the gap. */
+  before: string;
+  /**
+   * The retention classes that lost events in between, or `undefined` when the engine cannot
+   * tell (then any class may have).
+   */
+  classes: readonly string[] | undefined;
+}
+
+/** Receives live gaps, in order with the events (see {@link Engine.onGap}). Must not throw. */
+export type EngineGapListener = (gap: EngineGap) => void;
 
 /**
  * Orders, stores and delivers events. Contract shared by every engine:
@@ -203,7 +238,9 @@ export type EngineListener = (event: EngineEvent) => void;
  *   it is delivered to listeners. So a subscriber that starts listening *before* it reads history
  *   can drop live events whose position is at or before the read's `cursor` and miss nothing.
  * - **Retention.** History is bounded; evicted events are gone and ids that pointed at them no
- *   longer resolve.
+ *   longer resolve. With {@link RetentionClass | retention classes}, each class is bounded on
+ *   its own: evicting one class's events never evicts another's, and `history` reports a loss
+ *   only for the classes a query concerns.
  */
 export interface Engine {
   /** A short name for logs and metrics (`memory`, `redis`, `nats`). */
@@ -224,6 +261,17 @@ export interface Engine {
    * @returns a function that unregisters it
    */
   onEvent(listener: EngineListener): () => void;
+
+  /**
+   * Registers a listener for live gaps (shared engines; an in-process engine never skips).
+   * A gap is reported before the event at its `before` position is delivered.
+   *
+   * @returns a function that unregisters it
+   */
+  onGap?(listener: EngineGapListener): () => void;
+
+  /** The retention classes the engine was given, in order (the default class not included). */
+  readonly retention?: readonly RetentionClass[] | undefined;
 
   /** Retained events after a point, in position order (see {@link HistoryQuery}). */
   history(query: HistoryQuery): Promise<HistoryResult>;
@@ -302,6 +350,92 @@ export class EngineListeners {
   clear(): void {
     this.#listeners = [];
   }
+}
+
+/** The name of the retention class of events that no configured class claims. */
+export const DEFAULT_RETENTION_CLASS = 'default';
+
+/**
+ * A retention class: the events whose every topic it claims are kept apart from the others,
+ * under bounds of their own, so that a busy topic (or the hub's subscription events) evicts
+ * only its own history. An event belongs to the first class, in the engine's order, that claims
+ * all of its topics; events no class claims form the default class, bounded by the engine's
+ * own `maxEvents` / `maxBytes`. The age bound (`ttlMs`) applies to every class.
+ */
+export interface RetentionClass {
+  /**
+   * 1–64 characters of `A–Z a–z 0–9 _ -`, unique among an engine's classes, not `default`.
+   * Shared engines put it in keys and subjects: give every node the same classes.
+   */
+  readonly name: string;
+  /** Whether `topic` belongs to the class. */
+  readonly matches: (topic: string) => boolean;
+  /**
+   * The topic selector the class was made from, if any. The hub uses it to tell which
+   * subscribers a loss in this class may concern; without it, a loss concerns everyone.
+   */
+  readonly selector?: string | undefined;
+  /** Most events kept in this class. Default: the engine's `maxEvents`. */
+  readonly maxEvents?: number | undefined;
+  /** Most bytes kept in this class (see {@link eventSize}). Default: the engine's `maxBytes`. */
+  readonly maxBytes?: number | undefined;
+}
+
+const CLASS_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Checks an engine's retention classes: well-formed, unique names and a `matches` function.
+ * (Bounds are checked by each engine, which knows its own limits.)
+ *
+ * @param engine - the engine's name, for the message
+ * @throws {@link HeraldEngineError} `INVALID_OPTIONS`
+ */
+export function checkRetentionClasses(
+  engine: string,
+  classes: readonly RetentionClass[] | undefined,
+): readonly RetentionClass[] {
+  if (classes === undefined) return [];
+  const bad = (message: string): never => {
+    throw new HeraldEngineError('INVALID_OPTIONS', `${engine}: ${message}`);
+  };
+  if (!Array.isArray(classes)) bad('retention must be an array of retention classes');
+  const names = new Set<string>();
+  for (const c of classes) {
+    if (typeof c !== 'object' || c === null) bad('every retention class must be an object');
+    if (typeof c.name !== 'string' || !CLASS_NAME.test(c.name)) {
+      bad(
+        `a retention class name must be 1–64 letters, digits, "_" or "-" (got ${JSON.stringify(c.name)})`,
+      );
+    }
+    if (c.name === DEFAULT_RETENTION_CLASS) {
+      bad(
+        `"${DEFAULT_RETENTION_CLASS}" is the class of unclaimed events; name the class otherwise`,
+      );
+    }
+    if (names.has(c.name)) bad(`two retention classes are named "${c.name}"`);
+    names.add(c.name);
+    if (typeof c.matches !== 'function') {
+      bad(`retention class "${c.name}" needs matches(topic) => boolean`);
+    }
+  }
+  return classes.slice();
+}
+
+/**
+ * The retention class of an event with these topics: the first of `classes` that claims every
+ * one of them, or `undefined` for the default class.
+ */
+export function retentionClassOf<C extends RetentionClass>(
+  classes: readonly C[],
+  topics: readonly string[],
+): C | undefined {
+  for (let i = 0; i < classes.length; i++) {
+    const c = classes[i]!;
+    let all = true;
+    for (let j = 0; j < topics.length && all; j++) all = c.matches(topics[j]!);
+    if (all) return c;
+  }
+  return undefined;
 }
 
 /** Fixed per-event overhead counted by {@link eventSize} (object headers, position, id). */

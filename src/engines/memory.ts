@@ -1,8 +1,7 @@
 /**
  * The in-process engine: one hub, history in a ring buffer, live delivery by function call.
  *
- * **Positions** are a plain decimal counter (`"1"`, `"2"`, …) with no gaps, so an event's slot in
- * the ring buffer is computed from its position in O(1) — no search at all.
+ * **Positions** are a plain decimal counter (`"1"`, `"2"`, …) shared by every retention class.
  *
  * **Ids.** A generated SSE id is `<epoch>-<position>`, where `epoch` is random per engine
  * instance (12 hex digits unless given). History dies with the process, so after a restart the
@@ -14,6 +13,13 @@
  * than `ttlMs`; whichever bites first evicts the oldest events. Eviction is lazy — on append and
  * on every read — plus one optional unref'd sweep timer so an idle hub also frees expired events.
  *
+ * **Retention classes** (`retention`) keep chosen topics apart: each class is a ring buffer of
+ * its own with its own count and byte bounds (the default class, of unclaimed events, has
+ * `maxEvents` / `maxBytes`), so one class's eviction never evicts another's events. Positions
+ * stay one counter across classes; a read merges the classes' rings in position order. Each
+ * class remembers the newest position it evicted, which is what `history` compares with the
+ * start point to tell a loss (per class) from a complete replay.
+ *
  * **Delivery** is synchronous: listeners run inside `append`, after the event is stored and
  * before `append`'s promise settles. An `append` made by a listener is stored at once but
  * delivered after the current event has reached every listener, so every listener sees events
@@ -24,7 +30,9 @@
 
 import { randomBytes } from 'node:crypto';
 import {
+  checkRetentionClasses,
   compareDecimal,
+  DEFAULT_RETENTION_CLASS,
   EARLIEST,
   type Engine,
   type EngineEvent,
@@ -39,8 +47,11 @@ import {
   type HistoryResult,
   type LatestQuery,
   type LatestResult,
+  type RetentionClass,
+  retentionClassOf,
   validateEventInput,
 } from './engine.js';
+import { Ring } from './ring.js';
 
 /** Default {@link MemoryEngineOptions.maxEvents}. */
 export const DEFAULT_MAX_EVENTS = 10_000;
@@ -61,6 +72,11 @@ export interface MemoryEngineOptions {
   maxBytes?: number;
   /** Events older than this many milliseconds are evicted. Default `0`: no age bound. */
   ttlMs?: number;
+  /**
+   * Retention classes: topics whose history is bounded on its own (see `RetentionClass`). A
+   * class without bounds gets `maxEvents` / `maxBytes`. Default: none (one history).
+   */
+  retention?: readonly RetentionClass[];
   /**
    * Period of the sweep that evicts expired events while nothing is appended or read. Default:
    * `ttlMs` clamped to 1 s – 60 s when `ttlMs` is set, otherwise off; `0` turns it off. The timer
@@ -117,26 +133,34 @@ function bound(name: string, value: number | undefined, fallback: number): numbe
   return value;
 }
 
+/** One retention class's history: its events in position order, and what it evicted. */
+interface Bucket {
+  readonly name: string;
+  readonly maxEvents: number;
+  readonly maxBytes: number;
+  readonly events: Ring<EngineEvent>;
+  bytes: number;
+  /** The newest position this class evicted (0: none). */
+  lost: number;
+}
+
+const pos = (e: EngineEvent): number => Number(e.position);
+
 class InMemoryEngine implements MemoryEngine {
   readonly name = 'memory';
   readonly epoch: string;
+  readonly retention: readonly RetentionClass[];
   readonly #idPrefix: string;
-  readonly #maxEvents: number;
-  readonly #maxBytes: number;
   readonly #ttlMs: number;
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  // Ring buffer: the retained events are #buf[(#head + i) & #mask] for i in [0, #count), and
-  // the event at i has position #firstPos + i (positions have no gaps).
-  #buf: (EngineEvent | undefined)[] = new Array(16);
-  #mask = 15;
-  #head = 0;
-  #count = 0;
-  #firstPos = 1;
+  /** The configured classes' buckets, in `retention` order, then the default class's. */
+  readonly #buckets: Bucket[];
+  readonly #byClass = new Map<RetentionClass, Bucket>();
+  readonly #default: Bucket;
   #nextPos = 1;
-  #bytes = 0;
   /** Custom id → position, for retained events only. */
   readonly #customIds = new Map<string, number>();
 
@@ -145,8 +169,8 @@ class InMemoryEngine implements MemoryEngine {
   readonly #pending: EngineEvent[] = [];
 
   constructor(options: MemoryEngineOptions) {
-    this.#maxEvents = bound('maxEvents', options.maxEvents, DEFAULT_MAX_EVENTS);
-    this.#maxBytes = bound('maxBytes', options.maxBytes, DEFAULT_MAX_BYTES);
+    const maxEvents = bound('maxEvents', options.maxEvents, DEFAULT_MAX_EVENTS);
+    const maxBytes = bound('maxBytes', options.maxBytes, DEFAULT_MAX_BYTES);
     this.#ttlMs = bound('ttlMs', options.ttlMs, 0);
     const sweep = bound(
       'sweepIntervalMs',
@@ -159,6 +183,26 @@ class InMemoryEngine implements MemoryEngine {
         `memoryEngine: epoch must be 1–64 letters, digits, "_", "." or "~" (got ${JSON.stringify(options.epoch)})`,
       );
     }
+    this.retention = checkRetentionClasses('memoryEngine', options.retention);
+    const bucket = (name: string, events: number, bytes: number): Bucket => ({
+      name,
+      maxEvents: events,
+      maxBytes: bytes,
+      events: new Ring(),
+      bytes: 0,
+      lost: 0,
+    });
+    this.#buckets = this.retention.map((c) => {
+      const b = bucket(
+        c.name,
+        bound(`retention "${c.name}" maxEvents`, c.maxEvents, maxEvents),
+        bound(`retention "${c.name}" maxBytes`, c.maxBytes, maxBytes),
+      );
+      this.#byClass.set(c, b);
+      return b;
+    });
+    this.#default = bucket(DEFAULT_RETENTION_CLASS, maxEvents, maxBytes);
+    this.#buckets.push(this.#default);
     this.epoch = options.epoch ?? randomBytes(6).toString('hex');
     this.#idPrefix = `${this.epoch}-`;
     this.#now = options.now ?? Date.now;
@@ -188,13 +232,19 @@ class InMemoryEngine implements MemoryEngine {
         );
       }
     }
+    const cls = retentionClassOf(this.retention, input.topics);
+    const bucket = cls === undefined ? this.#default : this.#byClass.get(cls)!;
     const position = this.#nextPos;
     const id = customId ?? this.#idPrefix + position;
     const size = eventSize(input, id);
-    if (size > this.#maxBytes) {
+    if (size > bucket.maxBytes) {
+      const where =
+        bucket === this.#default
+          ? 'history holds at most'
+          : `retention class "${bucket.name}" holds at most`;
       throw new HeraldEngineError(
         'EVENT_TOO_LARGE',
-        `the event takes ${size} bytes but history holds at most ${this.#maxBytes} (maxBytes); publish smaller events or raise maxBytes`,
+        `the event takes ${size} bytes but ${where} ${bucket.maxBytes} (maxBytes); publish smaller events or raise maxBytes`,
       );
     }
     const event: EngineEvent = {
@@ -210,11 +260,14 @@ class InMemoryEngine implements MemoryEngine {
       size,
     };
     this.#nextPos = position + 1;
-    this.#push(event);
-    this.#bytes += size;
+    bucket.events.push(event);
+    bucket.bytes += size;
     if (customId !== undefined) this.#customIds.set(customId, position);
-    while (this.#count > 0 && (this.#count > this.#maxEvents || this.#bytes > this.#maxBytes)) {
-      this.#shift();
+    while (
+      bucket.events.length > 0 &&
+      (bucket.events.length > bucket.maxEvents || bucket.bytes > bucket.maxBytes)
+    ) {
+      this.#shift(bucket);
     }
     this.#dispatch(event);
     return event;
@@ -228,50 +281,69 @@ class InMemoryEngine implements MemoryEngine {
   async history(query: HistoryQuery): Promise<HistoryResult> {
     this.#assertOpen();
     this.#evictExpired();
-    const { after, match, limit = Number.POSITIVE_INFINITY } = query;
+    const { after, match, concerns, limit = Number.POSITIVE_INFINITY } = query;
     const maxBytes = query.maxBytes ?? Number.POSITIVE_INFINITY;
     let start: number | undefined; // the position the read starts after
     if (after === EARLIEST) {
-      start = this.#firstPos - 1;
+      start = 0;
     } else if (typeof after === 'string') {
       const custom = this.#customIds.get(after);
       start = custom ?? this.#parseGenerated(after);
-      // An event the reader may not know of is as good as unknown (see HistoryQuery.visible).
-      if (
-        query.visible !== undefined &&
-        start !== undefined &&
-        start >= this.#firstPos &&
-        start < this.#nextPos &&
-        !query.visible(this.#at(start - this.#firstPos))
-      ) {
-        start = undefined;
+      // An event the reader may not know of is as good as unknown (see HistoryQuery.visible):
+      // the read below then starts where an unknown id's does.
+      if (query.visible !== undefined && start !== undefined && start < this.#nextPos) {
+        const event = this.#retained(start);
+        if (event !== undefined && !query.visible(event)) start = undefined;
       }
     } else {
       start = DIGITS.test(after.position) ? Number(after.position) : undefined;
     }
-    // Found when nothing after `start` was evicted (start may be the newest evicted position)
-    // and `start` was actually handed out.
-    const found = start !== undefined && start >= this.#firstPos - 1 && start < this.#nextPos;
-    if (!found) start = this.#firstPos - 1;
+    let found: boolean;
+    if (start !== undefined && start < this.#nextPos) {
+      // A position this engine handed out: complete unless a class the reader cares about
+      // evicted something after it.
+      const s = start;
+      found =
+        after === EARLIEST ||
+        this.#buckets.every((b) => b.lost <= s || (concerns !== undefined && !concerns(b.name)));
+    } else {
+      // Unknown: start after everything evicted, so that nothing the client saw comes again.
+      found = false;
+      start = this.#horizon();
+    }
+    const from = start;
+    const heads = this.#buckets.map((b) => b.events.partition((e) => pos(e) <= from));
     const events: EngineEvent[] = [];
-    let i = start! - this.#firstPos + 1;
+    let cursor = from;
+    let more = false;
     let bytes = 0;
-    for (; i < this.#count && events.length < limit; i++) {
-      const e = this.#at(i);
+    for (;;) {
+      const b = this.#nextOf(heads);
+      if (b === -1) break;
+      if (events.length >= limit) {
+        more = true;
+        break;
+      }
+      const e = this.#buckets[b]!.events.at(heads[b]!);
       if (match === undefined || match(e)) {
         // The first event always; then as many as fit in maxBytes (the next read starts here).
-        if (events.length > 0 && bytes + e.size > maxBytes) break;
+        if (events.length > 0 && bytes + e.size > maxBytes) {
+          more = true;
+          break;
+        }
         bytes += e.size;
         events.push(e);
       }
+      heads[b]!++;
+      cursor = pos(e);
     }
-    const lastExamined = this.#firstPos + i - 1;
+    const oldest = this.#oldest();
     return {
       events,
       found,
-      oldest: this.#count > 0 ? this.#at(0).id : null,
-      cursor: lastExamined >= 1 ? String(lastExamined) : null,
-      more: i < this.#count,
+      oldest: oldest?.id ?? null,
+      cursor: cursor >= 1 ? String(cursor) : null,
+      more,
     };
   }
 
@@ -281,8 +353,21 @@ class InMemoryEngine implements MemoryEngine {
     const { perTopic, match, limit = Number.POSITIVE_INFINITY } = query;
     const picked: EngineEvent[] = [];
     const counts = new Map<string, number>();
-    for (let i = this.#count - 1; i >= 0 && picked.length < limit; i--) {
-      const e = this.#at(i);
+    // Newest first: each class's ring from its end, merged by position.
+    const tails = this.#buckets.map((b) => b.events.length - 1);
+    let newest: EngineEvent | undefined;
+    while (picked.length < limit) {
+      let best = -1;
+      for (let i = 0; i < tails.length; i++) {
+        const t = tails[i]!;
+        if (t < 0) continue;
+        if (best === -1 || pos(this.#buckets[i]!.events.at(t)) > pos(this.#at(best, tails))) {
+          best = i;
+        }
+      }
+      if (best === -1) break;
+      const e = this.#buckets[best]!.events.at(tails[best]!--);
+      newest ??= e;
       let take = false;
       for (const topic of e.topics) {
         const n = counts.get(topic) ?? 0;
@@ -293,17 +378,21 @@ class InMemoryEngine implements MemoryEngine {
       }
       if (take) picked.push(e);
     }
+    newest ??= this.#newestRetained();
     return {
       events: picked.reverse(),
-      cursor: this.#count > 0 ? String(this.#firstPos + this.#count - 1) : null,
+      cursor: newest === undefined ? null : newest.position,
     };
   }
 
   async resolve(id: string): Promise<string | undefined> {
     this.#assertOpen();
     this.#evictExpired();
-    const p = this.#customIds.get(id) ?? this.#parseGenerated(id);
-    return p !== undefined && p >= this.#firstPos && p < this.#nextPos ? String(p) : undefined;
+    const custom = this.#customIds.get(id);
+    if (custom !== undefined) return String(custom);
+    const p = this.#parseGenerated(id);
+    if (p === undefined || p >= this.#nextPos) return undefined;
+    return this.#retained(p) === undefined ? undefined : String(p);
   }
 
   compare(a: string, b: string): number {
@@ -315,12 +404,22 @@ class InMemoryEngine implements MemoryEngine {
   }
 
   stats(): EngineStats {
-    return {
-      events: this.#count,
-      bytes: this.#bytes,
-      oldest: this.#count > 0 ? String(this.#firstPos) : null,
+    let events = 0;
+    let bytes = 0;
+    const classes: Record<string, { events: number; bytes: number }> = {};
+    for (const b of this.#buckets) {
+      events += b.events.length;
+      bytes += b.bytes;
+      classes[b.name] = { events: b.events.length, bytes: b.bytes };
+    }
+    const stats: EngineStats = {
+      events,
+      bytes,
+      oldest: this.#oldest()?.position ?? null,
       newest: this.#nextPos > 1 ? String(this.#nextPos - 1) : null,
     };
+    if (this.retention.length > 0) stats.classes = classes;
+    return stats;
   }
 
   sweep(): number {
@@ -333,9 +432,10 @@ class InMemoryEngine implements MemoryEngine {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#listeners.clear();
-    this.#buf = [];
-    this.#count = 0;
-    this.#bytes = 0;
+    for (const b of this.#buckets) {
+      b.events.clear();
+      b.bytes = 0;
+    }
     this.#customIds.clear();
   }
 
@@ -356,44 +456,74 @@ class InMemoryEngine implements MemoryEngine {
     return Number.isSafeInteger(n) ? n : undefined;
   }
 
-  #at(i: number): EngineEvent {
-    return this.#buf[(this.#head + i) & this.#mask]!;
-  }
-
-  #push(event: EngineEvent): void {
-    if (this.#count === this.#buf.length) {
-      // Grow ×2, unrolling the ring so the oldest event lands at index 0.
-      const grown: (EngineEvent | undefined)[] = new Array(this.#buf.length * 2);
-      for (let i = 0; i < this.#count; i++) grown[i] = this.#at(i);
-      this.#buf = grown;
-      this.#mask = grown.length - 1;
-      this.#head = 0;
+  /** The retained event at position `p`, in whichever class holds it. */
+  #retained(p: number): EngineEvent | undefined {
+    for (const b of this.#buckets) {
+      const i = b.events.partition((e) => pos(e) < p);
+      if (i < b.events.length && pos(b.events.at(i)) === p) return b.events.at(i);
     }
-    this.#buf[(this.#head + this.#count) & this.#mask] = event;
-    this.#count++;
+    return undefined;
   }
 
-  /** Evicts the oldest event. */
-  #shift(): void {
-    const e = this.#buf[this.#head]!;
-    this.#buf[this.#head] = undefined;
-    this.#head = (this.#head + 1) & this.#mask;
-    this.#count--;
-    this.#firstPos++;
-    this.#bytes -= e.size;
+  /** The newest position any class evicted (0: none). */
+  #horizon(): number {
+    let h = 0;
+    for (const b of this.#buckets) if (b.lost > h) h = b.lost;
+    return h;
+  }
+
+  #at(bucket: number, indices: readonly number[]): EngineEvent {
+    return this.#buckets[bucket]!.events.at(indices[bucket]!);
+  }
+
+  /** The bucket whose next event (at `heads`) comes first, or -1 when all are read. */
+  #nextOf(heads: readonly number[]): number {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      if (heads[i]! >= this.#buckets[i]!.events.length) continue;
+      if (best === -1 || pos(this.#at(i, heads)) < pos(this.#at(best, heads))) best = i;
+    }
+    return best;
+  }
+
+  #oldest(): EngineEvent | undefined {
+    let oldest: EngineEvent | undefined;
+    for (const b of this.#buckets) {
+      const e = b.events.first();
+      if (e !== undefined && (oldest === undefined || pos(e) < pos(oldest))) oldest = e;
+    }
+    return oldest;
+  }
+
+  #newestRetained(): EngineEvent | undefined {
+    let newest: EngineEvent | undefined;
+    for (const b of this.#buckets) {
+      const e = b.events.last();
+      if (e !== undefined && (newest === undefined || pos(e) > pos(newest))) newest = e;
+    }
+    return newest;
+  }
+
+  /** Evicts the oldest event of `bucket`. */
+  #shift(bucket: Bucket): void {
+    const e = bucket.events.shift();
+    bucket.bytes -= e.size;
+    bucket.lost = pos(e);
     if (e.customId) this.#customIds.delete(e.id);
   }
 
   /** Evicts events at least `ttlMs` old. @returns how many */
   #evictExpired(): number {
-    if (this.#ttlMs <= 0 || this.#count === 0) return 0;
+    if (this.#ttlMs <= 0) return 0;
     const cutoff = this.#now() - this.#ttlMs;
     let n = 0;
-    // Oldest first: time only grows along the buffer (unless the clock steps back, in which
-    // case an event is kept a little longer, never dropped early out of order).
-    while (this.#count > 0 && this.#at(0).time <= cutoff) {
-      this.#shift();
-      n++;
+    for (const b of this.#buckets) {
+      // Oldest first: time only grows along a class (unless the clock steps back, in which case
+      // an event is kept a little longer, never dropped early out of order).
+      while (b.events.length > 0 && b.events.first()!.time <= cutoff) {
+        this.#shift(b);
+        n++;
+      }
     }
     return n;
   }

@@ -1,5 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { EARLIEST, type Engine, type EngineEvent } from '../engines/engine.js';
+import {
+  DEFAULT_RETENTION_CLASS,
+  EARLIEST,
+  type Engine,
+  type EngineEvent,
+  type EngineGap,
+  type RetentionClass,
+} from '../engines/engine.js';
 import { memoryEngine } from '../engines/memory.js';
 import { encodedLength, encodeEventBytes } from '../protocol/index.js';
 import { EventStreamCore } from '../stream/event-stream.js';
@@ -17,6 +24,7 @@ import { resolveOptions } from '../stream/options.js';
 import { EncodedCache } from './encoded-cache.js';
 import { HeraldHubError } from './errors.js';
 import { RateMeter } from './rate.js';
+import { classConcerns } from './retention.js';
 import { HubSubscription } from './subscription.js';
 import { matchesAny, TopicIndex } from './topics.js';
 import { TurnBudget } from './turn-budget.js';
@@ -85,6 +93,10 @@ export class Hub extends EventEmitter<HubEventMap> {
   /** The encoded size above which an event is refused at publish. */
   readonly #maxEventBytes: number;
   readonly #unlisten: () => void;
+  readonly #unlistenGaps: (() => void) | undefined;
+  /** The engine's retention classes by name, and which of them each subscriber may receive. */
+  readonly #classes: ReadonlyMap<string, RetentionClass>;
+  readonly #concerned = new WeakMap<HubSubscription, Map<string, boolean>>();
   #closed = false;
   /** The SSE id of the newest event the engine delivered. */
   #lastId = '';
@@ -143,7 +155,9 @@ export class Hub extends EventEmitter<HubEventMap> {
       options.maxEventTopics,
       DEFAULT_MAX_EVENT_TOPICS,
     );
+    this.#classes = new Map((this.engine.retention ?? []).map((c) => [c.name, c]));
     this.#unlisten = this.engine.onEvent(this.#deliver);
+    this.#unlistenGaps = this.engine.onGap?.(this.#onGap);
   }
 
   /**
@@ -399,6 +413,7 @@ export class Hub extends EventEmitter<HubEventMap> {
     this.#closed = true;
     this.#flush();
     this.#unlisten();
+    this.#unlistenGaps?.();
     for (const sub of [...this.#subscriptions]) {
       sub.stream?.retry(this.#closeRetryMs);
       sub.close();
@@ -421,6 +436,47 @@ export class Hub extends EventEmitter<HubEventMap> {
       own?.(info);
     };
   }
+
+  /**
+   * Whether `sub` could receive an event of retention class `name`: the default class and
+   * classes this node does not know always; a configured class when one of the subscriber's
+   * selectors may match a topic of it (see `retention.ts`). Cached per subscriber.
+   */
+  #concerns(sub: HubSubscription, name: string): boolean {
+    if (name === DEFAULT_RETENTION_CLASS) return true;
+    const cls = this.#classes.get(name);
+    if (cls === undefined) return true;
+    let known = this.#concerned.get(sub);
+    if (known === undefined) {
+      known = new Map();
+      this.#concerned.set(sub, known);
+    }
+    let answer = known.get(name);
+    if (answer === undefined) {
+      answer = classConcerns(cls, sub.topics);
+      known.set(name, answer);
+    }
+    return answer;
+  }
+
+  /**
+   * The engine's live delivery skipped events (they were evicted before this node read them).
+   * Every subscriber that could have received one of them is closed, after what is already
+   * delivered has been written: its client resumes with `Last-Event-ID`, and the replay then
+   * sends `herald.gap` for what is gone and everything retained exactly once. Subscribers still
+   * replaying are closed too (the events they hold may miss the same ones).
+   */
+  readonly #onGap = (gap: EngineGap): void => {
+    this.#flush();
+    let closed = 0;
+    for (const sub of [...this.#subscriptions]) {
+      if (sub.closed) continue;
+      if (gap.classes !== undefined && !gap.classes.some((c) => this.#concerns(sub, c))) continue;
+      sub.close();
+      closed++;
+    }
+    this.emit('gap', gap, closed);
+  };
 
   #attach(sub: HubSubscription, stream: EventStream): EventStream {
     sub.stream = stream;
@@ -580,6 +636,7 @@ export class Hub extends EventEmitter<HubEventMap> {
     };
     // Resuming after an event the subscriber may not see answers as for an unknown id.
     const visible = (event: EngineEvent): boolean => sub.accepts(event);
+    const concerns = (name: string): boolean => this.#concerns(sub, name);
     let gapPending = false;
 
     // Writes events one by one; waits for the client first when an event would take what the
@@ -635,6 +692,7 @@ export class Hub extends EventEmitter<HubEventMap> {
           after,
           match,
           visible,
+          concerns,
           limit: this.#pageSize,
           maxBytes,
         });
@@ -645,10 +703,12 @@ export class Hub extends EventEmitter<HubEventMap> {
         }
         if (!result.found) gapPending = true;
         if (gapPending && (!seeking || !result.more)) {
-          // Herald: the client asked to resume after an id whose successors are no longer all
-          // retained (or that it may not see); say so in-band, then replay from the oldest
-          // retained event. `oldestAvailable` is the oldest the subscriber may see (null when
-          // none): never the id of an event it is not authorized for.
+          // Herald: the client asked to resume after an id whose successors it could receive
+          // are no longer all retained, or an id unknown (or that it may not see); say so
+          // in-band, then replay what is retained from where the engine resumed (right after a
+          // known id, after the newest eviction otherwise). `oldestAvailable` is the oldest
+          // event from there that the subscriber may see (null when none): never the id of an
+          // event it is not authorized for.
           stream!.send({
             event: GAP_EVENT_TYPE,
             data: JSON.stringify({ lastEventId: lastWritten, oldestAvailable: oldestVisible }),

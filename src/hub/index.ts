@@ -3,6 +3,13 @@
 export { HeraldHubError, type HeraldHubErrorCode } from './errors.js';
 export { createHub, DEFAULT_MAX_EVENT_TOPICS, GAP_EVENT_TYPE, Hub } from './hub.js';
 export {
+  classConcerns,
+  retentionClass,
+  retentionClassName,
+  selectorsMayOverlap,
+  type TopicRetention,
+} from './retention.js';
+export {
   type CompiledSelector,
   type CompileSelectorOptions,
   compileSelector,

@@ -1,4 +1,4 @@
-import type { Engine, EngineEvent } from '../engines/engine.js';
+import type { Engine, EngineEvent, EngineGap } from '../engines/engine.js';
 import type { MemoryEngineOptions } from '../engines/memory.js';
 import type { EventStream, EventStreamOptions, OverflowInfo } from '../stream/index.js';
 
@@ -170,4 +170,10 @@ export interface HubEventMap {
    * reconnects with its last id). Without a listener the error is thrown from a microtask.
    */
   error: [error: unknown, subscription: Subscription];
+  /**
+   * The engine's live delivery skipped events evicted before this node read them; the
+   * subscriptions they may concern (`closed` of them) were closed so that their clients resume
+   * with `Last-Event-ID` and are told about the gap.
+   */
+  gap: [gap: EngineGap, closed: number];
 }
