@@ -8,24 +8,29 @@
  * stored in the entry and indexed in a hash next to the stream (`<key>:ids`, same hash slot) for
  * `resolve` / `Last-Event-ID`; custom ids shaped like an entry id are refused.
  *
- * **Appends** run one Lua script: duplicate-id check (the older event must still be in the
- * stream), `XADD … MAXLEN ~ maxEvents`, `XTRIM … MINID ~` for `ttlMs`, index update. Each entry
- * records the stream's previous last id (`q`), so a reader can tell whether anything right after
- * a given id was trimmed (`found`).
+ * **Appends** run one Lua script (`redis-scripts.ts`): duplicate-id check (the older event must
+ * still be in the stream), `XADD`, then trimming by retention class — each class (the default
+ * one included) lists its entry ids, and is trimmed to its own `maxEvents` and to `ttlMs` by
+ * popping its list and `XDEL`-ing those entries, so one class never evicts another's events.
+ * A meta hash keeps, per class, the newest entry id it evicted: `history` compares the start
+ * point with the classes its reader cares about (`found`). Each entry also records the stream's
+ * previous last id (`q`), so the live reader can tell when entries vanished before it read them.
  *
  * **Live delivery** is one dedicated connection looping `XREAD BLOCK` from the last id it saw,
  * for this node's own appends too (an event is delivered once, by the loop, never by `append`).
  * After a connection loss it reconnects with backoff and reads on from that id, so events other
- * nodes published meanwhile arrive late but in order, none twice.
+ * nodes published meanwhile arrive late but in order, none twice. When an entry's `q` is not the
+ * id it delivered last, entries in between were evicted before it read them: it reports a gap
+ * (`onGap`) naming the classes whose newest eviction is past that id, before delivering on.
  *
- * **Bounds.** `maxEvents` and `ttlMs` are enforced by Redis at append time, approximately by
- * default (`~`, whole radix-tree nodes, so a little more may be kept; `exactTrim: true` for
- * exact bounds). The age bound is applied when events are appended, not while the stream is
- * idle. `maxBytes` bounds the stream's bytes as `eventSize` counts them: the append script keeps
- * a running byte total (`<key>:bytes`), records in each entry the total before it (`b`), and
- * trims the oldest entries exactly until the rest fit; a single event larger than `maxBytes` is
- * refused (`EVENT_TOO_LARGE`). Redis's own memory per entry is higher (its encoding, the `q` and
- * `b` fields): leave `maxmemory` room for that.
+ * **Bounds.** Per retention class, `maxEvents`, `maxBytes` (as `eventSize` counts them) and
+ * `ttlMs` are enforced exactly, in the append script: each class lists its entries with their
+ * sizes and keeps its byte total, and is trimmed from its oldest entry until it fits; a single
+ * event larger than its class's `maxBytes` is refused (`EVENT_TOO_LARGE`). The age bound is
+ * applied when events are appended, not while the stream is idle. A safety bound of twice the
+ * classes' `maxEvents` trims the stream itself (`MAXLEN ~`) should entries escape every list
+ * this node knows (a class only another node configured). Redis's own memory per entry is
+ * higher (its encoding, the `q` field, the class lists): leave `maxmemory` room for that.
  *
  * **Reads** are bounded by bytes too (`HistoryQuery.maxBytes`): a script returns a page of
  * entries up to a byte budget, so a replay never pulls a count of large events at once.
@@ -40,10 +45,14 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import {
+  checkRetentionClasses,
+  DEFAULT_RETENTION_CLASS,
   EARLIEST,
   type Engine,
   type EngineEvent,
   type EngineEventInput,
+  type EngineGap,
+  type EngineGapListener,
   type EngineHealth,
   type EngineListener,
   EngineListeners,
@@ -54,6 +63,8 @@ import {
   type HistoryResult,
   type LatestQuery,
   type LatestResult,
+  type RetentionClass,
+  retentionClassOf,
   validateEventInput,
 } from './engine.js';
 import { connectRedis, type RedisClient } from './redis-connect.js';
@@ -85,17 +96,26 @@ export interface RedisEngineOptions {
    * key has a `{hash tag}`, else at `{<key>}:ids` — on Redis Cluster, on the stream's slot.
    */
   key?: string;
-  /** Most events kept in the stream (≥ 1; approximate unless `exactTrim`). Default 10 000. */
+  /** Most events kept in the default retention class (≥ 1). Default 10 000. */
   maxEvents?: number;
   /**
-   * Most bytes kept in the stream, as `eventSize` counts them: older entries are trimmed
-   * (exactly) past it, and a single event larger than this is refused with `EVENT_TOO_LARGE`.
-   * Default: no byte bound (only `maxEvents`).
+   * Retention classes: topics whose history is bounded on its own (see `RetentionClass`; a
+   * class's `maxEvents` ≥ 1, default `maxEvents`; its `maxBytes`, default `maxBytes`). Give
+   * every node the same classes. Default: none.
+   */
+  retention?: readonly RetentionClass[];
+  /**
+   * Most bytes kept in the default retention class, as `eventSize` counts them: older entries
+   * are trimmed (exactly) past it, and a single event larger than this is refused with
+   * `EVENT_TOO_LARGE`. Default: no byte bound (only `maxEvents`).
    */
   maxBytes?: number;
   /** Events older than this many milliseconds are trimmed on append. Default `0`: none. */
   ttlMs?: number;
-  /** Trim exactly (`=`) instead of approximately (`~`, cheaper). Default `false`. */
+  /**
+   * Kept for compatibility: the count and age bounds are now exact. Default `false`.
+   * @deprecated
+   */
   exactTrim?: boolean;
   /** How long one `XREAD BLOCK` waits, in milliseconds. Default 5 000. */
   blockMs?: number;
@@ -110,8 +130,10 @@ export interface RedisEngineOptions {
   onListenerError?: (error: unknown, event: EngineEvent) => void;
   /**
    * Called when the live reader finds that entries after the last one it delivered were trimmed
-   * before it could read them (it fell more than `maxEvents` behind, or was disconnected longer
-   * than `ttlMs`): those events are not delivered live. Default: a process warning.
+   * before it could read them (it fell further behind than a class's `maxEvents`, or was
+   * disconnected longer than `ttlMs`): those events are not delivered live. The gap also goes
+   * to `onGap` listeners (the hub closes the subscriptions it may concern, which resume with
+   * `Last-Event-ID` and are told). Default: a process warning.
    */
   onLiveGap?: (lastDelivered: string, next: string) => void;
 }
@@ -134,6 +156,8 @@ export function redisEngine(options: RedisEngineOptions = {}): RedisEngine {
 }
 
 const ENTRY_ID = /^(0|[1-9][0-9]*)-(0|[1-9][0-9]*)$/;
+/** Both parts of a stream entry id are unsigned 64-bit integers. */
+const U64_MAX = 2n ** 64n - 1n;
 
 type Entry = [id: string, fields: string[]];
 
@@ -141,6 +165,17 @@ function parseId(id: string): [bigint, bigint] {
   const m = ENTRY_ID.exec(id);
   if (m === null) throw new HeraldEngineError('INVALID_EVENT', `not a Redis stream id: ${id}`);
   return [BigInt(m[1]!), BigInt(m[2]!)];
+}
+
+/**
+ * Whether `id` is a stream entry id Redis accepts: `<ms>-<seq>`, each part at most 2^64 − 1.
+ * A client's `Last-Event-ID` of `99999999999999999999-0` is shaped like one but is not: Redis
+ * refuses it in `XRANGE`, so it must be treated as an unknown id before it gets there.
+ */
+function isEntryId(id: string): boolean {
+  const m = ENTRY_ID.exec(id);
+  if (m === null || m[1]!.length > 20 || m[2]!.length > 20) return false;
+  return BigInt(m[1]!) <= U64_MAX && BigInt(m[2]!) <= U64_MAX;
 }
 
 /** Orders two stream entry ids (`ms-seq`), numerically on both parts. */
@@ -168,13 +203,26 @@ function option(name: string, value: number | undefined, fallback: number, min =
   return value;
 }
 
-function idsKeyOf(key: string): string {
-  return /\{[^}]+\}/.test(key) ? `${key}:ids` : `{${key}}:ids`;
+/** A key next to the stream, on its hash slot: `<key>:<suffix>`, or `{<key>}:<suffix>`. */
+function sideKey(key: string, suffix: string): string {
+  return /\{[^}]+\}/.test(key) ? `${key}:${suffix}` : `{${key}}:${suffix}`;
 }
 
-/** The key of the stream's running byte total, on the stream's hash slot like `<key>:ids`. */
-function bytesKeyOf(key: string): string {
-  return /\{[^}]+\}/.test(key) ? `${key}:bytes` : `{${key}}:bytes`;
+function idsKeyOf(key: string): string {
+  return sideKey(key, 'ids');
+}
+
+/** A retention class as the append script needs it. */
+interface ClassKeys {
+  readonly name: string;
+  readonly list: string;
+  readonly maxEvents: number;
+  readonly maxBytes: number;
+}
+
+/** The newest of two entry ids (`null` counts as older than any). */
+function newest(a: string | null, b: string): string {
+  return a === null || compareEntryIds(a, b) < 0 ? b : a;
 }
 
 const SCRIPT_SHA = new Map(
@@ -191,11 +239,18 @@ class RedisStreamEngine implements RedisEngine {
   readonly ready: Promise<void>;
   readonly #key: string;
   readonly #idsKey: string;
-  readonly #bytesKey: string;
-  readonly #maxEvents: number;
-  readonly #maxBytes: number;
+  readonly #metaKey: string;
+  readonly #classBytesKey: string;
+  readonly retention: readonly RetentionClass[];
+  /** The configured classes' keys (by class object) and the default class's. */
+  readonly #classKeys = new Map<RetentionClass, ClassKeys>();
+  readonly #defaultKeys: ClassKeys;
+  /** Every class list, then every class name: the tail of the append script's KEYS / ARGV. */
+  readonly #allLists: string[];
+  readonly #allNames: string[];
+  /** The stream's own bound, against entries no list of this node holds. */
+  readonly #safety: number;
   readonly #ttlMs: number;
-  readonly #trim: '~' | '=';
   readonly #blockMs: number;
   readonly #maxBackoffMs: number;
   readonly #pageSize: number;
@@ -209,6 +264,7 @@ class RedisStreamEngine implements RedisEngine {
   /** Rejecters of the calls in flight, so `close()` can end them at once (see #guard). */
   readonly #inFlight = new Set<(error: unknown) => void>();
   readonly #listeners: EngineListeners;
+  readonly #gapListeners = new Set<EngineGapListener>();
   /** The id the live reader reads after. */
   #lastSeen = '0-0';
   #lastError = '';
@@ -233,14 +289,37 @@ class RedisStreamEngine implements RedisEngine {
       throw new HeraldEngineError('INVALID_OPTIONS', 'redisEngine: key must be a non-empty string');
     }
     this.#idsKey = idsKeyOf(this.#key);
-    this.#bytesKey = bytesKeyOf(this.#key);
-    this.#maxEvents = option('maxEvents', options.maxEvents, DEFAULT_REDIS_MAX_EVENTS, 1);
-    this.#maxBytes =
-      options.maxBytes === undefined || options.maxBytes === Number.POSITIVE_INFINITY
-        ? Number.POSITIVE_INFINITY
-        : option('maxBytes', options.maxBytes, 0, 1);
+    this.#metaKey = sideKey(this.#key, 'meta');
+    this.#classBytesKey = sideKey(this.#key, 'cbytes');
+    const maxEvents = option('maxEvents', options.maxEvents, DEFAULT_REDIS_MAX_EVENTS, 1);
+    const bytes = (name: string, value: number | undefined, fallback: number): number =>
+      value === undefined || value === Number.POSITIVE_INFINITY
+        ? fallback
+        : option(name, value, 0, 1);
+    const maxBytes = bytes('maxBytes', options.maxBytes, Number.POSITIVE_INFINITY);
+    this.retention = checkRetentionClasses('redisEngine', options.retention);
+    const keys = (name: string, events: number, b: number): ClassKeys => ({
+      name,
+      list: sideKey(this.#key, `c:${name}`),
+      maxEvents: events,
+      maxBytes: b,
+    });
+    for (const c of this.retention) {
+      this.#classKeys.set(
+        c,
+        keys(
+          c.name,
+          option(`retention "${c.name}" maxEvents`, c.maxEvents, maxEvents, 1),
+          bytes(`retention "${c.name}" maxBytes`, c.maxBytes, maxBytes),
+        ),
+      );
+    }
+    this.#defaultKeys = keys(DEFAULT_RETENTION_CLASS, maxEvents, maxBytes);
+    const all = [...this.#classKeys.values(), this.#defaultKeys];
+    this.#allLists = all.map((c) => c.list);
+    this.#allNames = all.map((c) => c.name);
+    this.#safety = 2 * all.reduce((sum, c) => sum + c.maxEvents, 0);
     this.#ttlMs = option('ttlMs', options.ttlMs, 0);
-    this.#trim = options.exactTrim === true ? '=' : '~';
     this.#blockMs = option('blockMs', options.blockMs, DEFAULT_REDIS_BLOCK_MS, 1);
     this.#maxBackoffMs = option('maxBackoffMs', options.maxBackoffMs, 2_000, 1);
     this.#pageSize = option('pageSize', options.pageSize, 500, 1);
@@ -345,8 +424,26 @@ class RedisStreamEngine implements RedisEngine {
         for (const entry of entries) {
           if (this.#closed) return;
           const prev = previousOf(entry);
-          if (prev !== undefined && prev !== this.#lastSeen)
+          if (prev !== undefined && prev !== this.#lastSeen) {
+            // Entries between the last delivered one and this one are gone: say which classes
+            // lost them, before delivering on (a failure to ask means any class may have).
             this.#onLiveGap(this.#lastSeen, entry[0]);
+            let classes: string[] | undefined;
+            try {
+              classes = this.#classesLostAfter(
+                this.#lastSeen,
+                (await this.#reader.call('HGETALL', this.#metaKey)) as string[],
+              );
+            } catch {
+              classes = undefined;
+            }
+            if (this.#closed) return;
+            this.#reportGap({
+              after: this.#lastSeen === '0-0' ? null : this.#lastSeen,
+              before: entry[0],
+              classes,
+            });
+          }
           const event = this.#toEvent(entry);
           this.#lastSeen = event.position;
           if (this.#newest === null || compareEntryIds(this.#newest, event.position) < 0) {
@@ -371,10 +468,14 @@ class RedisStreamEngine implements RedisEngine {
       );
     }
     const probeSize = eventSize(input, customId ?? '0000000000000-0');
-    if (probeSize > this.#maxBytes) {
+    const cls = retentionClassOf(this.retention, input.topics);
+    const keys = cls === undefined ? this.#defaultKeys : this.#classKeys.get(cls)!;
+    if (probeSize > keys.maxBytes) {
+      const what =
+        cls === undefined ? 'this engine accepts' : `retention class "${keys.name}" accepts`;
       throw new HeraldEngineError(
         'EVENT_TOO_LARGE',
-        `the event takes ${probeSize} bytes but this engine accepts at most ${this.#maxBytes} (maxBytes); publish smaller events or raise maxBytes`,
+        `the event takes ${probeSize} bytes but ${what} at most ${keys.maxBytes} (maxBytes); publish smaller events or raise maxBytes`,
       );
     }
     await this.#whenStarted();
@@ -386,14 +487,17 @@ class RedisStreamEngine implements RedisEngine {
     const reply = (await this.#guard(
       this.#script(
         APPEND_SCRIPT,
-        [this.#key, this.#idsKey, this.#bytesKey],
+        [this.#key, this.#idsKey, this.#metaKey, this.#classBytesKey, keys.list, ...this.#allLists],
         [
           customId ?? '',
-          String(this.#maxEvents),
-          this.#trim,
+          keys.name,
+          String(keys.maxEvents),
+          Number.isFinite(keys.maxBytes) ? String(keys.maxBytes) : '0',
           String(this.#ttlMs),
+          String(this.#safety),
           String(probeSize),
-          Number.isFinite(this.#maxBytes) ? String(this.#maxBytes) : '0',
+          String(this.#allNames.length),
+          ...this.#allNames,
           ...fields,
         ],
       ),
@@ -436,42 +540,44 @@ class RedisStreamEngine implements RedisEngine {
 
   async history(query: HistoryQuery): Promise<HistoryResult> {
     this.#assertOpen();
-    const { after, match, limit = Number.POSITIVE_INFINITY } = query;
+    const { after, match, concerns, limit = Number.POSITIVE_INFINITY } = query;
     const maxBytes = query.maxBytes ?? Number.POSITIVE_INFINITY;
     await this.#whenStarted();
+    // A client's id (not a read's cursor, nor `earliest`) is checked against what the reader
+    // may know of (HistoryQuery.visible): the locate script returns the start entry's fields.
+    const visible = typeof after === 'string' && after !== EARLIEST ? query.visible : undefined;
+    const locate = await this.#locate(after, visible !== undefined);
     let found: boolean;
     let start: string | null; // read strictly after this entry id; null = from the beginning
-    let oldest: string | null;
-    const visible = typeof after === 'string' && after !== EARLIEST ? query.visible : undefined;
-    const locate = await this.#locate(
-      typeof after === 'string' ? after : after.position,
-      typeof after === 'string' ? 'id' : 'pos',
-      visible !== undefined,
-    );
     if (after === EARLIEST) {
       found = true;
       start = null;
     } else {
       const s = locate.start;
-      found =
+      // Known: an entry id of this stream's incarnation that was handed out (retained or not).
+      const known =
         s !== '' &&
-        (locate.exists ||
-          (locate.first !== '' && s === locate.firstPrev) ||
-          (locate.first === '' && s === locate.last && s !== '0-0'));
-      if (found && visible !== undefined) {
-        // What the reader may not know of is as good as unknown (HistoryQuery.visible); so is a
-        // custom id whose entry is gone, as in the other engines (it cannot be checked).
-        if (locate.fields !== undefined) found = visible(this.#toEvent([s, locate.fields]));
-        else if (!ENTRY_ID.test(after as string)) found = false;
+        locate.floor !== '' &&
+        compareEntryIds(locate.floor, s) <= 0 &&
+        compareEntryIds(s, locate.last) <= 0 &&
+        (typeof after !== 'string' || this.#names(after, s, locate, visible));
+      if (known) {
+        // Complete unless a class the reader cares about evicted something after it (losses
+        // without a class, `*`, concern everyone).
+        found = true;
+        for (const [cls, id] of locate.lost) {
+          if (compareEntryIds(id, s) <= 0) continue;
+          if (cls === '*' || concerns === undefined || concerns(cls)) found = false;
+        }
+        start = s;
+      } else {
+        // Unknown: start after everything evicted, so that nothing the client saw comes again.
+        found = false;
+        start = null;
+        for (const [, id] of locate.lost) start = newest(start, id);
       }
-      start = found ? s : null;
-    }
-    oldest = locate.first === '' ? null : locate.first;
-    if (start === null && locate.firstPrev !== '' && locate.firstPrev !== '0-0') {
-      start = locate.firstPrev; // the entry before the oldest: the cursor of an empty read
     }
     if (start === null && locate.first === '' && locate.last !== '0-0') start = locate.last;
-
     const events: EngineEvent[] = [];
     let cursor = start;
     let more = false;
@@ -509,6 +615,7 @@ class RedisStreamEngine implements RedisEngine {
       from = `(${cursor}`;
     }
     this.#assertOpen();
+    let oldest: string | null = locate.first === '' ? null : locate.first;
     if (oldest === null && events.length > 0) oldest = events[0]!.position;
     return {
       events,
@@ -555,8 +662,16 @@ class RedisStreamEngine implements RedisEngine {
   async resolve(id: string): Promise<string | undefined> {
     this.#assertOpen();
     await this.#whenStarted();
-    const locate = await this.#locate(id, 'id');
+    const locate = await this.#locate(id);
     return locate.exists ? locate.start : undefined;
+  }
+
+  onGap(listener: EngineGapListener): () => void {
+    this.#assertOpen();
+    this.#gapListeners.add(listener);
+    return () => {
+      this.#gapListeners.delete(listener);
+    };
   }
 
   compare(a: string, b: string): number {
@@ -594,6 +709,7 @@ class RedisStreamEngine implements RedisEngine {
     if (this.#closed) return;
     this.#closed = true;
     this.#listeners.clear();
+    this.#gapListeners.clear();
     for (const reject of this.#inFlight) reject(this.#closedError());
     this.#inFlight.clear();
     this.#reader.disconnect();
@@ -671,33 +787,101 @@ class RedisStreamEngine implements RedisEngine {
     return this.#cmd.call('EVAL', source, String(keys.length), ...keys, ...args);
   }
 
+  /**
+   * Where a read after `after` starts, and what `found` needs: `after` is a client's id (an
+   * entry id, a custom id, `earliest`) or a position. An id shaped like an entry id that Redis
+   * would refuse (a part above 2^64 − 1) names nothing: it is looked up as nothing, never sent
+   * to Redis as an id. With `withFields`, the start entry's fields too, when it is retained.
+   */
   async #locate(
-    after: string,
-    kind: 'id' | 'pos',
+    after: string | { readonly position: string },
     withFields = false,
   ): Promise<{
     start: string;
     exists: boolean;
     first: string;
-    firstPrev: string;
     last: string;
+    floor: string;
+    lost: [cls: string, id: string][];
     /** The start entry's fields, when asked for and retained. */
     fields: string[] | undefined;
   }> {
+    const text = typeof after === 'string' ? after : after.position;
+    const kind = isEntryId(text)
+      ? 'pos'
+      : typeof after === 'string' && after !== EARLIEST && !ENTRY_ID.test(text)
+        ? 'id'
+        : 'none';
     const r = (await this.#guard(
-      this.#script(LOCATE_SCRIPT, [this.#key, this.#idsKey], [after, kind, withFields ? '1' : '']),
-    )) as [string, number, string, string, string, number, string[]?];
-    this.#length = Number(r[5]);
+      this.#script(
+        LOCATE_SCRIPT,
+        [this.#key, this.#idsKey, this.#metaKey],
+        [text, kind, withFields ? '1' : ''],
+      ),
+    )) as [string, number, string, string, number, string, string[], string[]?];
+    this.#length = Number(r[4]);
     this.#oldest = r[2] === '' ? null : r[2];
+    const lost: [string, string][] = [];
+    const meta = r[6] ?? [];
+    for (let i = 0; i + 1 < meta.length; i += 2) {
+      if (meta[i] !== '^' && isEntryId(meta[i + 1]!)) lost.push([meta[i]!, meta[i + 1]!]);
+    }
     const exists = r[1] === 1;
     return {
       start: r[0],
       exists,
       first: r[2],
-      firstPrev: r[3],
-      last: r[4],
-      fields: withFields && exists ? (r[6] ?? []) : undefined,
+      last: r[3],
+      floor: r[5],
+      lost,
+      fields: withFields && exists ? (r[7] ?? []) : undefined,
     };
+  }
+
+  /**
+   * Whether a client's id `after`, located at entry `s` of this incarnation, names what the
+   * reader may resume after (see `HistoryQuery.visible`): without `visible`, yes. A retained
+   * entry the reader may not see is as good as unknown; so is a custom id whose entry is gone,
+   * as in the other engines (it cannot be checked). An entry id that is not retained may name
+   * an evicted event: a position.
+   */
+  #names(
+    after: string,
+    s: string,
+    locate: { fields: string[] | undefined },
+    visible: ((event: EngineEvent) => boolean) | undefined,
+  ): boolean {
+    if (visible === undefined) return true;
+    if (locate.fields !== undefined) return visible(this.#toEvent([s, locate.fields]));
+    return isEntryId(after);
+  }
+
+  /**
+   * The classes whose newest eviction (meta hash, flat) is after `id`; `undefined` (any class)
+   * when an eviction without a class is, or when none explains the missing entries.
+   */
+  #classesLostAfter(id: string, meta: readonly string[]): string[] | undefined {
+    const classes: string[] = [];
+    for (let i = 0; i + 1 < meta.length; i += 2) {
+      const cls = meta[i]!;
+      const evicted = meta[i + 1]!;
+      if (cls === '^' || !isEntryId(evicted) || compareEntryIds(evicted, id) <= 0) continue;
+      if (cls === '*') return undefined;
+      classes.push(cls);
+    }
+    return classes.length === 0 ? undefined : classes;
+  }
+
+  #reportGap(gap: EngineGap): void {
+    for (const listener of [...this.#gapListeners]) {
+      try {
+        listener(gap);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
   }
 
   /** The SSE id of the entry at `position` (from `events` when it is there). */
