@@ -4,17 +4,18 @@
  * Pure functions, no I/O.
  *
  * **Subjects.** One stream holds every event once, on one of two kinds of subject:
- * - `<prefix>.event` — events with a generated id;
- * - `<prefix>.id.<digest>` — events with a custom id, where `<digest>` is the base64url SHA-256
- *   of the id (43 characters from `[A-Za-z0-9_-]`).
+ * - `<prefix>.event` — events of the default retention class with a generated id, and
+ *   `<prefix>.c.<class>.event` those of retention class `<class>`;
+ * - `<prefix>.id.<digest>` — events with a custom id, whatever their class (so that an id is
+ *   unique across classes), where `<digest>` is the base64url SHA-256 of the id (43 characters
+ *   from `[A-Za-z0-9_-]`); a header (`Herald-Class`) names the class when it is not the default.
  *
- * The subject names the *id*, not the topics: an event has several topics but must be stored
- * once, at one position, and Herald's selectors (URI templates, `*`) are matched in the hub, not
- * by NATS subject filters. What a subject per custom id buys is atomicity: publishing with
- * `Nats-Expected-Last-Subject-Sequence: 0` makes the server refuse the event exactly while
- * another event with that id is retained (`DUPLICATE_ID`), and "the last message on that subject"
- * is `resolve(id)`. Hashing keeps every subject short and free of `.`, `*`, `>`, spaces and
- * non-ASCII whatever the id, so no id can break the protocol's control line.
+ * **Markers** live in a second stream, `<stream>-lost`, on subjects `<prefix>-lost.<class>` (`=`
+ * for losses no class is known for), one message per subject (`max_msgs_per_subject: 1`): the
+ * newest sequence that class evicted, as decimal text. The engine raises a class's marker
+ * *before* it deletes its events, and a reader reads the markers *after* it read events, so a
+ * reader never misses a deletion it did not hear of. Kept apart from the events because
+ * deleting an old marker from the events' stream would look like a loss to every live reader.
  *
  * **Payload.** `<meta JSON>\n<data>`: a one-line JSON object (`t` topics, `i` custom id, `y`
  * type, `r` retry, `p` private, `ms` time) then the data bytes untouched. JSON never contains a
@@ -27,9 +28,51 @@
 import { createHash } from 'node:crypto';
 import type { EngineEventInput } from './engine.js';
 
-/** The subject of events with a generated id. */
-export function eventSubject(prefix: string): string {
-  return `${prefix}.event`;
+/** The subject of events with a generated id, of the default class or of `retentionClass`. */
+export function eventSubject(prefix: string, retentionClass?: string): string {
+  return retentionClass === undefined ? `${prefix}.event` : `${prefix}.c.${retentionClass}.event`;
+}
+
+/** The header naming the retention class of a custom-id event (absent: the default class). */
+export const CLASS_HEADER = 'Herald-Class';
+
+/** The marker name of losses no retention class is known for (not a class name). */
+export const UNATTRIBUTED = '=';
+
+/** The stream of an engine stream's markers. */
+export function lostStreamOf(stream: string): string {
+  return `${stream}-lost`;
+}
+
+/** The subject of retention class `cls`'s marker (see the module documentation). */
+export function lostSubject(prefix: string, cls: string): string {
+  return `${prefix}-lost.${cls}`;
+}
+
+/** The class a marker subject names; `undefined` when `subject` is not one. */
+export function classOfLostSubject(prefix: string, subject: string): string | undefined {
+  const head = `${prefix}-lost.`;
+  return subject.startsWith(head) && subject.length > head.length
+    ? subject.slice(head.length)
+    : undefined;
+}
+
+/**
+ * The retention class of the event stored on `subject` (`undefined` for the default class), or
+ * `null` when the subject holds no event of this engine.
+ */
+export function classOfSubject(
+  prefix: string,
+  subject: string,
+  classHeader: string | undefined,
+): string | undefined | null {
+  if (subject === `${prefix}.event`) return undefined;
+  if (subject.startsWith(`${prefix}.id.`)) return classHeader || undefined;
+  const head = `${prefix}.c.`;
+  if (subject.startsWith(head) && subject.endsWith('.event')) {
+    return subject.slice(head.length, -'.event'.length);
+  }
+  return null;
 }
 
 /** The subject of the event with custom id `id`. */
@@ -124,6 +167,19 @@ export function parseSequence(text: string): number | undefined {
   if (!DIGITS.test(text)) return text === '0' ? 0 : undefined;
   const n = Number(text);
   return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/**
+ * The time a JetStream consumer message was stored, in ms since the epoch, from its reply
+ * subject (see {@link parseAckSubject}); `undefined` when `reply` is not such a subject.
+ */
+export function ackTime(reply: string | undefined): number | undefined {
+  if (reply === undefined || !reply.startsWith('$JS.ACK.')) return undefined;
+  const tokens = reply.split('.');
+  const i = tokens.length === 9 ? 2 : tokens.length >= 11 ? 4 : -1;
+  if (i === -1) return undefined;
+  const ns = Number(tokens[i + 5]);
+  return Number.isFinite(ns) ? Math.floor(ns / 1e6) : undefined;
 }
 
 /** Delivery metadata of a consumer message. */

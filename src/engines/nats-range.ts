@@ -20,6 +20,7 @@ import {
 import {
   createInbox,
   type Msg,
+  type MsgHdrs,
   type NatsConnection,
   nanos,
   nuid,
@@ -52,12 +53,27 @@ export interface RangeRead {
   inboxPrefix?: string | undefined;
   /** Aborted when the read must stop (engine closed, connection lost); its reason is thrown. */
   signal: AbortSignal;
+  /** Only subjects and headers, no payloads (`Nats-Msg-Size` then gives the payload's size). */
+  headersOnly?: boolean | undefined;
   /**
    * Receives each message in sequence order; return `false` to stop reading.
    * Messages are handed over synchronously, as they arrive.
    */
-  onMessage(seq: number, payload: Uint8Array): boolean;
+  onMessage(seq: number, payload: Uint8Array, message: RangeMessage): boolean;
 }
+
+/** What a range read knows of a message besides its payload. */
+export interface RangeMessage {
+  /** The subject it was stored on. */
+  subject: string;
+  /** Its headers, if any. */
+  headers: MsgHdrs | undefined;
+  /** The reply subject of the delivery (see `parseAckSubject`, `ackTime`). */
+  reply: string;
+}
+
+/** How long a pull may stay quiet before the read asks whether anything is left. */
+const STALL_MS = 200;
 
 /** Raised when a pull gets neither messages nor an answer in time. */
 export class RangeReadTimeout extends Error {
@@ -99,6 +115,7 @@ async function readWith(read: RangeRead, interrupt: Promise<never>): Promise<voi
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: from,
       ack_policy: AckPolicy.None,
+      ...(read.headersOnly === true ? { headers_only: true } : {}),
       mem_storage: true,
       num_replicas: 1,
       // Removed by the server if this process dies before it deletes the consumer itself.
@@ -143,7 +160,8 @@ async function readWith(read: RangeRead, interrupt: Promise<never>): Promise<voi
           if (info.seq > to) stopped = true;
           else {
             last = info.seq;
-            if (!onMessage(info.seq, msg.data)) stopped = true;
+            const message = { subject: msg.subject, headers: msg.headers, reply: msg.reply! };
+            if (!onMessage(info.seq, msg.data, message)) stopped = true;
             else if (info.seq >= to || info.pending === 0) stopped = true;
           }
         }
@@ -176,10 +194,41 @@ async function readWith(read: RangeRead, interrupt: Promise<never>): Promise<voi
           timeoutMs,
         );
       });
+      // Messages removed while the pull is served (a purge of another class, say) can leave it
+      // waiting for messages that will never come, with no status to end it: when it goes
+      // quiet, ask the consumer whether anything is left, and pull again if so.
+      let quiet = got;
+      let asking = false;
+      const stall = setInterval(() => {
+        if (asking || settle === undefined) return;
+        if (got !== quiet) {
+          quiet = got;
+          return;
+        }
+        asking = true;
+        jsm.consumers.info(stream, name).then(
+          (ci) => {
+            asking = false;
+            if (settle === undefined) return;
+            if (ci.num_pending === 0) {
+              stopped = true;
+              settle();
+            } else {
+              nc.publish(next, JSON.stringify({ batch: want - got, no_wait: true }), {
+                reply: inbox,
+              });
+            }
+          },
+          () => {
+            asking = false;
+          },
+        );
+      }, STALL_MS);
       try {
         await Promise.race([done, timeout, interrupt]);
       } finally {
         clearTimeout(timer);
+        clearInterval(stall);
         settle = undefined;
       }
     }

@@ -24,12 +24,25 @@
  * **History and latest** read sequence ranges through a short-lived consumer pulled with
  * `no_wait` (`nats-range.ts`); the stream's first and last sequences come from stream info.
  *
- * **Bounds** are the stream's own limits, enforced by the server: `max_msgs` (`maxEvents`),
- * `max_bytes` (`maxBytes`, as NATS counts a stored message: subject, headers and payload) and
- * `max_age` (`ttlMs`, ≥ 100 ms, expired by the server on a timer, also while idle);
- * `discard: old`. An event that alone exceeds `max_bytes` is refused (JetStream would store it
- * and evict everything). At start, an existing stream's limits are set to the engine's options
- * when they differ: the node started last decides.
+ * **Bounds.** Without retention classes they are the stream's own limits, enforced by the
+ * server: `max_msgs` (`maxEvents`), `max_bytes` (`maxBytes`, as NATS counts a stored message:
+ * subject, headers and payload) and `max_age` (`ttlMs`, ≥ 100 ms, expired by the server on a
+ * timer, also while idle); `discard: old`. An event that alone exceeds `max_bytes` is refused
+ * (JetStream would store it and evict everything). At start, an existing stream's limits are set
+ * to the engine's options when they differ: the node started last decides.
+ *
+ * **With retention classes** (`retention`) the server's limits would still evict the oldest
+ * events of any class, so the stream has none and the engine bounds each class itself (the
+ * default class by `maxEvents` / `maxBytes`, every class by `ttlMs`). Each node indexes what its
+ * live reader sees (sequence, size, time, class; at start it reads the stream's subjects and
+ * headers once) and, after its own appends or on a timer for the age bound, trims a class that
+ * is over its bounds by more than 2 %: it first raises the class's marker — the newest sequence
+ * it evicted, in a stream of its own, `<stream>-lost` — then deletes the class's events up to
+ * there, one message at a time (a `purge` with a subject filter would also move every unfiltered
+ * consumer past the purged sequence: the live reader and history reads would skip other classes'
+ * events). Readers read the markers after they read events, so `history` knows which classes
+ * lost events after its start point (`found`), and the live reader which classes a sequence
+ * jump belongs to (`onGap`).
  *
  * **Faults.** While the connection is down, `append` and reads reject at once with
  * `UNAVAILABLE` and `health()` is not ready; requests in flight when it drops reject
@@ -57,17 +70,22 @@ import {
 } from '@nats-io/jetstream';
 import {
   connect,
+  headers,
   type NatsConnection,
   type NodeConnectionOptions,
   nanos,
   nuid,
 } from '@nats-io/transport-node';
 import {
+  checkRetentionClasses,
   compareDecimal,
+  DEFAULT_RETENTION_CLASS,
   EARLIEST,
   type Engine,
   type EngineEvent,
   type EngineEventInput,
+  type EngineGap,
+  type EngineGapListener,
   type EngineHealth,
   type EngineListener,
   EngineListeners,
@@ -78,17 +96,27 @@ import {
   type HistoryResult,
   type LatestQuery,
   type LatestResult,
+  type RetentionClass,
+  retentionClassOf,
   validateEventInput,
 } from './engine.js';
 import {
+  ackTime,
+  CLASS_HEADER,
+  classOfLostSubject,
+  classOfSubject,
   decodePayload,
   encodePayload,
   epochOf,
   eventSubject,
   idSubject,
+  lostStreamOf,
+  lostSubject,
   parseSequence,
+  UNATTRIBUTED,
 } from './nats-codec.js';
-import { readRange } from './nats-range.js';
+import { type RangeMessage, readRange } from './nats-range.js';
+import { Ring } from './ring.js';
 
 /** Default {@link NatsEngineOptions.stream}. */
 export const DEFAULT_NATS_STREAM = 'herald';
@@ -123,15 +151,24 @@ export interface NatsEngineOptions {
    * wildcards. Default: the stream name.
    */
   subjectPrefix?: string;
-  /** Most events kept (the stream's `max_msgs`, ≥ 1). Default 10 000. */
+  /**
+   * Most events kept in the default retention class (≥ 1; may be exceeded by 2 % between two
+   * trims). Default 10 000.
+   */
   maxEvents?: number;
   /**
-   * Most bytes kept (the stream's `max_bytes`, as NATS counts stored messages). A single event
-   * whose `eventSize` is larger is refused with `EVENT_TOO_LARGE`. Default: no byte bound.
+   * Most bytes kept in the default class (approximately as NATS counts stored messages:
+   * subject, headers and payload). A single event whose `eventSize` is larger is refused with
+   * `EVENT_TOO_LARGE`. Default: no byte bound.
    */
   maxBytes?: number;
-  /** Events older than this many milliseconds are removed (`max_age`). Default `0`: none. */
+  /** Events older than this many milliseconds are removed. Default `0`: none. */
   ttlMs?: number;
+  /**
+   * Retention classes: topics whose history is bounded on its own (see `RetentionClass`;
+   * bounds default to `maxEvents` / `maxBytes`). Give every node the same classes. Default: none.
+   */
+  retention?: readonly RetentionClass[];
   /** Where a newly created stream keeps messages. Default `file` (survives restarts). */
   storage?: 'file' | 'memory';
   /** Replicas of a newly created stream (clustered JetStream). Default 1. */
@@ -215,6 +252,14 @@ function parseUrl(url: string): { servers: string[]; user?: string; pass?: strin
 
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
+/**
+ * About what NATS counts for a stored message: subject, headers (~60 bytes for the expected
+ * sequence of a custom-id event), payload and up to 30 bytes of record overhead.
+ */
+function storedSize(subject: string, payloadBytes: number, custom: boolean): number {
+  return subject.length + (custom ? 64 : 0) + payloadBytes + 32;
+}
+
 interface Deferred {
   promise: Promise<never>;
   reject(error: unknown): void;
@@ -241,6 +286,35 @@ interface Bounds {
   last: number;
 }
 
+/** What a node knows of one retained event, for trimming. */
+interface IndexEntry {
+  readonly seq: number;
+  readonly size: number;
+  readonly time: number;
+}
+
+/** One retention class as this node indexes and trims it. */
+interface Bucket {
+  readonly name: string;
+  /** Its token in event subjects (`undefined` for the default class). */
+  readonly token: string | undefined;
+  readonly maxEvents: number;
+  readonly maxBytes: number;
+  /** How far over its bounds it may go before a trim (a trim costs a few requests). */
+  readonly slackEvents: number;
+  readonly slackBytes: number;
+  readonly entries: Ring<IndexEntry>;
+  bytes: number;
+  trimming: Promise<void> | undefined;
+  again: boolean;
+}
+
+/** A JetStream API error that says a message is already gone. */
+function isGone(error: unknown): boolean {
+  const cause = (error as { cause?: unknown }).cause ?? error;
+  return cause instanceof JetStreamApiError;
+}
+
 class JetStreamEngine implements NatsEngine {
   readonly name = 'nats';
   readonly ready: Promise<void>;
@@ -249,6 +323,21 @@ class JetStreamEngine implements NatsEngine {
   readonly #maxEvents: number;
   readonly #maxBytes: number;
   readonly #ttlMs: number;
+  readonly retention: readonly RetentionClass[];
+  /** Every class this node bounds, by name (the default class's is `default`). */
+  readonly #buckets = new Map<string, Bucket>();
+  readonly #bucketOf = new Map<RetentionClass, Bucket>();
+  readonly #defaultBucket: Bucket;
+  /** The stream of the classes' markers (see `nats-codec.ts`). */
+  readonly #lostStream: string;
+  /** Whether the engine bounds classes itself (with retention classes) or the stream does. */
+  readonly #managed: boolean;
+  readonly #gapListeners = new Set<EngineGapListener>();
+  /** While a sequence jump is being attributed, live messages wait here, in order. */
+  #paused: { first: JsMsg; rest: JsMsg[] } | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  /** Sequences this node appended that its live reader has not indexed yet. */
+  readonly #own = new Set<number>();
   readonly #storage: 'file' | 'memory';
   readonly #replicas: number;
   readonly #pageSize: number;
@@ -316,12 +405,46 @@ class JetStreamEngine implements NatsEngine {
         `natsEngine: subjectPrefix must be dot-separated tokens without "*", ">" or spaces (got ${JSON.stringify(this.#prefix)})`,
       );
     }
-    this.#maxEvents = option('maxEvents', options.maxEvents, DEFAULT_NATS_MAX_EVENTS, 1);
-    this.#maxBytes =
-      options.maxBytes === undefined || options.maxBytes === Number.POSITIVE_INFINITY
-        ? Number.POSITIVE_INFINITY
-        : option('maxBytes', options.maxBytes, 0, 1);
+    const maxEvents = option('maxEvents', options.maxEvents, DEFAULT_NATS_MAX_EVENTS, 1);
+    const bytes = (name: string, value: number | undefined, fallback: number): number =>
+      value === undefined || value === Number.POSITIVE_INFINITY
+        ? fallback
+        : option(name, value, 0, 1);
+    this.#maxBytes = bytes('maxBytes', options.maxBytes, Number.POSITIVE_INFINITY);
+    this.retention = checkRetentionClasses('natsEngine', options.retention);
+    const bucket = (
+      name: string,
+      token: string | undefined,
+      events: number,
+      b: number,
+    ): Bucket => ({
+      name,
+      token,
+      maxEvents: events,
+      maxBytes: b,
+      slackEvents: Math.max(1, Math.ceil(events / 50)),
+      slackBytes: Number.isFinite(b) ? Math.ceil(b / 50) : 0,
+      entries: new Ring(),
+      bytes: 0,
+      trimming: undefined,
+      again: false,
+    });
+    for (const c of this.retention) {
+      const b = bucket(
+        c.name,
+        c.name,
+        option(`retention "${c.name}" maxEvents`, c.maxEvents, maxEvents, 1),
+        bytes(`retention "${c.name}" maxBytes`, c.maxBytes, this.#maxBytes),
+      );
+      this.#buckets.set(c.name, b);
+      this.#bucketOf.set(c, b);
+    }
+    this.#defaultBucket = bucket(DEFAULT_RETENTION_CLASS, undefined, maxEvents, this.#maxBytes);
+    this.#buckets.set(DEFAULT_RETENTION_CLASS, this.#defaultBucket);
     this.#ttlMs = option('ttlMs', options.ttlMs, 0);
+    this.#managed = this.retention.length > 0;
+    this.#lostStream = lostStreamOf(this.#stream);
+    this.#maxEvents = maxEvents;
     if (this.#ttlMs > 0 && this.#ttlMs < 100) {
       throw new HeraldEngineError(
         'INVALID_OPTIONS',
@@ -432,8 +555,20 @@ class JetStreamEngine implements NatsEngine {
         const info = await this.#ensureStream(true);
         this.#assertOpen();
         this.#adopt(info);
+        if (this.#managed) {
+          await this.#startLost(info);
+          await this.#loadIndex(info);
+        }
+        this.#assertOpen();
         this.#lastSeen = info.state.last_seq;
         this.#started = true;
+        if (this.#managed && this.#ttlMs > 0) {
+          const period = Math.min(Math.max(this.#ttlMs, 1000), 60_000);
+          this.#sweepTimer = setInterval(() => {
+            for (const b of this.#buckets.values()) this.#scheduleTrim(b);
+          }, period);
+          this.#sweepTimer.unref();
+        }
         return;
       } catch (error) {
         if (!this.#closed) {
@@ -518,7 +653,12 @@ class JetStreamEngine implements NatsEngine {
     };
   }
 
+  /**
+   * The stream's own limits: the bounds, or none with retention classes (the server would
+   * evict the oldest events of any class, and without a marker: see `#trim`).
+   */
   #limits(): Pick<StreamConfig, 'max_msgs' | 'max_bytes' | 'max_age'> {
+    if (this.#managed) return { max_msgs: -1, max_bytes: -1, max_age: 0 };
     return {
       max_msgs: this.#maxEvents,
       max_bytes: Number.isFinite(this.#maxBytes) ? this.#maxBytes : -1,
@@ -610,11 +750,24 @@ class JetStreamEngine implements NatsEngine {
         // Also re-creates a stream lost meanwhile (memory storage and a server restart).
         const info = await this.#guard(this.#ensureStream(false));
         if (this.#adopt(info) || info.state.last_seq < this.#lastSeen) {
-          // Another stream under the same name: deliver what it holds, from its start.
+          // Another stream under the same name: deliver what it holds, from its start (its
+          // events reach the index through the live reader).
           const { first_seq, last_seq, messages } = info.state;
           const next = messages === 0 ? last_seq + 1 : first_seq;
           this.#onLiveGap(String(this.#lastSeen), String(next));
+          this.#reportGap({
+            after: this.#lastSeen > 0 ? String(this.#lastSeen) : null,
+            before: String(next),
+            classes: undefined,
+          });
           this.#lastSeen = Math.max(0, next - 1);
+          this.#paused = undefined;
+          for (const b of this.#buckets.values()) {
+            b.entries.clear();
+            b.bytes = 0;
+          }
+          // Its markers were about the other stream.
+          if (this.#managed) await this.#guard(this.#resetLost(info.state.last_seq));
         }
         const consumer = await this.#guard(
           this.#js.consumers.get(this.#stream, {
@@ -677,12 +830,49 @@ class JetStreamEngine implements NatsEngine {
 
   #onLive(m: JsMsg): void {
     if (this.#closed) return;
+    if (this.#paused !== undefined) {
+      this.#paused.rest.push(m);
+      return;
+    }
+    this.#take(m, false);
+  }
+
+  /** Delivers one live message, unless a jump before it must be attributed first. */
+  #take(m: JsMsg, attributed: boolean): void {
     const seq = m.seq;
     // Ordered consumers deliver in stream order; a restarted one may repeat what came before.
     if (seq <= this.#lastSeen) return;
-    if (seq > this.#lastSeen + 1) this.#onLiveGap(String(this.#lastSeen), String(seq));
+    if (seq > this.#lastSeen + 1 && !attributed) {
+      // Messages in between were removed before this reader got them. Which classes lost
+      // them is in the markers (published before any purge): hold the live messages until
+      // the gap is reported, so that it comes before the events after it.
+      this.#paused = { first: m, rest: [] };
+      const after = this.#lastSeen;
+      this.#onLiveGap(String(after), String(seq));
+      void this.#classesLostAfter(after).then((classes) => {
+        const paused = this.#paused;
+        if (this.#closed || paused === undefined || paused.first !== m) return;
+        this.#reportGap({ after: after > 0 ? String(after) : null, before: String(seq), classes });
+        this.#paused = undefined;
+        this.#take(paused.first, true);
+        for (let i = 0; i < paused.rest.length; i++) {
+          // Another jump among them pauses delivery again: the rest waits behind it.
+          const again = this.#paused as typeof paused | undefined;
+          if (again !== undefined) {
+            again.rest.push(...paused.rest.slice(i));
+            return;
+          }
+          this.#take(paused.rest[i]!, false);
+        }
+      });
+      return;
+    }
     this.#lastSeen = seq;
     if (this.#newest === null || Number(this.#newest) < seq) this.#newest = String(seq);
+    if (this.#managed) {
+      const time = m.info.timestampNanos / 1e6;
+      this.#index(seq, m.subject, m.headers?.get(CLASS_HEADER), m.data.byteLength, time);
+    }
     const event = this.#toEvent(seq, m.data);
     if (event !== undefined) this.#listeners.deliver(event);
   }
@@ -693,11 +883,15 @@ class JetStreamEngine implements NatsEngine {
     this.#assertOpen();
     validateEventInput(input);
     const customId = input.id;
+    const cls = retentionClassOf(this.retention, input.topics);
+    const bucket = cls === undefined ? this.#defaultBucket : this.#bucketOf.get(cls)!;
+    const what =
+      cls === undefined ? 'this engine accepts' : `retention class "${bucket.name}" accepts`;
     const probeSize = eventSize(input, customId ?? 'xxxxxxxx-0000000000');
-    if (probeSize > this.#maxBytes) {
+    if (probeSize > bucket.maxBytes) {
       throw new HeraldEngineError(
         'EVENT_TOO_LARGE',
-        `the event takes ${probeSize} bytes but this engine accepts at most ${this.#maxBytes} (maxBytes); publish smaller events or raise maxBytes`,
+        `the event takes ${probeSize} bytes but ${what} at most ${bucket.maxBytes} (maxBytes); publish smaller events or raise maxBytes`,
       );
     }
     await this.#whenStarted();
@@ -710,7 +904,9 @@ class JetStreamEngine implements NatsEngine {
     const time = Date.now();
     const payload = encodePayload(input, time);
     const subject =
-      customId === undefined ? eventSubject(this.#prefix) : idSubject(this.#prefix, customId);
+      customId === undefined
+        ? eventSubject(this.#prefix, bucket.token)
+        : idSubject(this.#prefix, customId);
     const maxPayload = this.#nc?.info?.max_payload;
     if (maxPayload !== undefined && payload.byteLength + 256 > maxPayload) {
       throw new HeraldEngineError(
@@ -721,18 +917,24 @@ class JetStreamEngine implements NatsEngine {
     // JetStream stores a message larger than max_bytes, then evicts everything, itself included:
     // refuse it. Stored size: subject, headers (~60 bytes for the expected-sequence header),
     // payload and up to 30 bytes of record overhead.
-    const stored = subject.length + (customId === undefined ? 0 : 64) + payload.byteLength + 32;
-    if (stored > this.#maxBytes) {
+    const stored = storedSize(subject, payload.byteLength, customId !== undefined);
+    if (stored > bucket.maxBytes) {
       throw new HeraldEngineError(
         'EVENT_TOO_LARGE',
-        `the event takes ${stored} bytes in the nats stream but it keeps at most ${this.#maxBytes} (maxBytes); publish smaller events or raise maxBytes`,
+        `the event takes ${stored} bytes in the nats stream but ${what} at most ${bucket.maxBytes} (maxBytes); publish smaller events or raise maxBytes`,
       );
     }
     let seq: number;
     try {
+      let h: ReturnType<typeof headers> | undefined;
+      if (customId !== undefined && bucket.token !== undefined) {
+        h = headers();
+        h.set(CLASS_HEADER, bucket.token);
+      }
       const ack = await this.#guard(
         this.#js.publish(subject, payload, {
           timeout: this.#timeoutMs,
+          ...(h === undefined ? {} : { headers: h }),
           // The server refuses the event while one with this id is retained: atomic across nodes.
           ...(customId === undefined ? {} : { expect: { lastSubjectSequence: 0 } }),
         }),
@@ -754,6 +956,11 @@ class JetStreamEngine implements NatsEngine {
       throw error;
     }
     if (this.#newest === null || Number(this.#newest) < seq) this.#newest = String(seq);
+    if (this.#managed) {
+      // Trim once the index holds the event: now, or when the live reader brings it.
+      if (this.#lastSeen >= seq) this.#scheduleTrim(bucket);
+      else this.#own.add(seq);
+    }
     const id = customId ?? this.#idPrefix + seq;
     return {
       position: String(seq),
@@ -776,30 +983,42 @@ class JetStreamEngine implements NatsEngine {
 
   async history(query: HistoryQuery): Promise<HistoryResult> {
     this.#assertOpen();
-    const { after, match, limit = Number.POSITIVE_INFINITY } = query;
+    const { after, match, concerns, limit = Number.POSITIVE_INFINITY } = query;
     const maxBytes = query.maxBytes ?? Number.POSITIVE_INFINITY;
     let bytes = 0;
     await this.#whenStarted();
-    const [bounds, located] = await Promise.all([
-      this.#bounds(),
+    // Locate first, then read the markers: a custom id that no longer resolves was deleted after
+    // its class's marker was raised, so the markers read next cover it.
+    const located =
       after === EARLIEST
-        ? Promise.resolve(undefined)
+        ? undefined
         : typeof after === 'string'
           ? query.visible === undefined
-            ? this.#locateId(after)
-            : this.#locateVisible(after, query.visible)
-          : Promise.resolve(parseSequence(after.position)),
-    ]);
+            ? await this.#locateId(after)
+            : await this.#locateVisible(after, query.visible)
+          : parseSequence(after.position);
+    const bounds = await this.#bounds();
     let start: number; // read strictly after this sequence
-    let found: boolean;
+    let found: boolean | undefined; // undefined: decided by the markers read after the read
     if (after === EARLIEST) {
       found = true;
       start = bounds.first - 1;
+    } else if (
+      located !== undefined &&
+      located <= bounds.last &&
+      (this.#managed || located >= bounds.first - 1)
+    ) {
+      // A sequence that was handed out: complete unless a class the reader cares about
+      // evicted something after it (markers announce every eviction, by class; without
+      // classes, the stream's limits evict from the front, so the start must be retained or
+      // the newest evicted).
+      start = located;
     } else {
-      // Found when the sequence was handed out and nothing after it was removed. A custom id
-      // only resolves while its event is retained, so it is found whenever it is located.
-      found = located !== undefined && located >= bounds.first - 1 && located <= bounds.last;
-      start = found ? located! : bounds.first - 1;
+      // Unknown: start after everything evicted, so that nothing the client saw comes again.
+      found = false;
+      start = bounds.first - 1;
+      if (this.#managed)
+        for (const upTo of (await this.#readLost()).values()) start = Math.max(start, upTo);
     }
     const events: EngineEvent[] = [];
     let cursor = start;
@@ -808,7 +1027,7 @@ class JetStreamEngine implements NatsEngine {
     let oldest: string | null = null;
     const lookup =
       bounds.first <= bounds.last && start + 1 > bounds.first
-        ? this.#idAt(bounds.first)
+        ? this.#oldestId(bounds.first, bounds.last)
         : undefined;
     lookup?.catch(() => {});
     await this.#read(
@@ -816,7 +1035,7 @@ class JetStreamEngine implements NatsEngine {
       bounds.last,
       (seq, payload) => {
         const e = this.#toEvent(seq, payload);
-        if (oldest === null && lookup === undefined) oldest = e?.id ?? this.#idPrefix + seq;
+        if (oldest === null && lookup === undefined && e !== undefined) oldest = e.id;
         if (events.length >= limit) {
           more = true;
           return false;
@@ -837,6 +1056,17 @@ class JetStreamEngine implements NatsEngine {
       Number.isFinite(maxBytes) ? maxBytes : undefined,
     ); // without a filter, one more than `limit` tells whether there is more
     if (!more && events.length >= limit && cursor < bounds.last) more = true;
+    if (found === undefined) {
+      found = true;
+      // Markers are raised before their events are deleted: read after the events, they cover
+      // every deletion the read may have missed. (Nothing after the last sequence: no loss.)
+      if (this.#managed && start < bounds.last) {
+        for (const [cls, upTo] of await this.#readLost()) {
+          if (upTo <= start) continue;
+          if (cls === UNATTRIBUTED || concerns === undefined || concerns(cls)) found = false;
+        }
+      }
+    }
     if (lookup !== undefined) oldest = await lookup;
     return { events, found, oldest, cursor: cursor >= 1 ? String(cursor) : null, more };
   }
@@ -918,13 +1148,36 @@ class JetStreamEngine implements NatsEngine {
         () => {},
       );
     }
-    return { events: this.#events, bytes: this.#bytes, oldest: this.#oldest, newest: this.#newest };
+    const stats: EngineStats = {
+      events: this.#events,
+      bytes: this.#bytes,
+      oldest: this.#oldest,
+      newest: this.#newest,
+    };
+    if (this.retention.length > 0) {
+      stats.classes = {};
+      for (const b of this.#buckets.values()) {
+        stats.classes[b.name] = { events: b.entries.length, bytes: b.bytes };
+      }
+    }
+    return stats;
+  }
+
+  onGap(listener: EngineGapListener): () => void {
+    this.#assertOpen();
+    this.#gapListeners.add(listener);
+    return () => {
+      this.#gapListeners.delete(listener);
+    };
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#listeners.clear();
+    this.#gapListeners.clear();
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#paused = undefined;
     this.#closing.reject(this.#closedError());
     this.#interrupt(this.#closedError());
     this.#session?.stop();
@@ -1013,6 +1266,7 @@ class JetStreamEngine implements NatsEngine {
   }
 
   /** The stream's first and last sequences, now. */
+  /** The stream's first and last sequences, now. */
   async #bounds(): Promise<Bounds> {
     const info = await this.#guard(this.#jsm.streams.info(this.#stream));
     this.#noteState(info);
@@ -1050,7 +1304,12 @@ class JetStreamEngine implements NatsEngine {
     if (seq !== undefined) {
       // A generated id names a sequence whether or not it is retained: check it if it is.
       if (seq < 1) return seq;
-      msg = await this.#guard(this.#jsm.streams.getMessage(this.#stream, { seq }));
+      try {
+        msg = await this.#guard(this.#jsm.streams.getMessage(this.#stream, { seq }));
+      } catch (error) {
+        if (isGone(error)) return seq; // evicted (deleted), or past the last sequence
+        throw error;
+      }
       if (msg === null) return seq;
     } else {
       msg = await this.#guard(
@@ -1062,19 +1321,319 @@ class JetStreamEngine implements NatsEngine {
     return event === undefined || visible(event) ? msg.seq : undefined;
   }
 
-  /** The SSE id of the event at `seq`. */
-  async #idAt(seq: number): Promise<string | null> {
-    const msg = await this.#guard(this.#jsm.streams.getMessage(this.#stream, { seq }));
-    if (msg === null) return null;
-    return this.#toEvent(msg.seq, msg.data)?.id ?? this.#idPrefix + msg.seq;
+  /**
+   * The SSE id of the oldest event from `first` on: markers (and purged sequences) at the front
+   * are skipped, a few at most; past them, the id the sequence would have.
+   */
+  async #oldestId(first: number, last: number): Promise<string | null> {
+    for (let seq = first; seq <= last && seq < first + 8; seq++) {
+      let msg: Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>;
+      try {
+        msg = await this.#guard(this.#jsm.streams.getMessage(this.#stream, { seq }));
+      } catch (error) {
+        if (isGone(error)) continue;
+        throw error;
+      }
+      if (msg === null) continue;
+      const e = this.#toEvent(msg.seq, msg.data);
+      if (e !== undefined) return e.id;
+    }
+    return this.#idPrefix + first;
+  }
+
+  // -- retention: the index, markers and trimming ---------------------------------------------
+
+  /**
+   * Makes sure the markers' stream exists. When it is new while the events' stream already
+   * evicted (a stream bounded by its own limits, before retention classes), one marker for all
+   * classes says so; when the events' stream is new, old markers are about another one.
+   */
+  async #startLost(info: StreamInfo): Promise<void> {
+    const created = await this.#ensureLost();
+    if (info.state.last_seq === 0 && !created) await this.#resetLost(0);
+    else if (created && info.state.first_seq > 1) {
+      await this.#raiseLost(UNATTRIBUTED, info.state.first_seq - 1);
+    }
+  }
+
+  /** Creates the markers' stream when missing; tells whether it did. */
+  async #ensureLost(): Promise<boolean> {
+    try {
+      await this.#guard(this.#jsm.streams.info(this.#lostStream));
+      return false;
+    } catch (error) {
+      const cause = (error as { cause?: unknown }).cause ?? error;
+      if (
+        !(cause instanceof JetStreamApiError) ||
+        cause.code !== JetStreamApiCodes.StreamNotFound
+      ) {
+        throw error;
+      }
+    }
+    try {
+      await this.#guard(
+        this.#jsm.streams.add({
+          name: this.#lostStream,
+          subjects: [lostSubject(this.#prefix, '>')],
+          retention: RetentionPolicy.Limits,
+          discard: DiscardPolicy.Old,
+          max_msgs_per_subject: 1,
+          storage: this.#storage === 'memory' ? StorageType.Memory : StorageType.File,
+          num_replicas: this.#replicas,
+        }),
+      );
+      return true;
+    } catch (error) {
+      // Another node may have created it at the same moment.
+      await this.#guard(this.#jsm.streams.info(this.#lostStream)).catch(() => {
+        throw error;
+      });
+      return false;
+    }
+  }
+
+  /**
+   * Forgets every marker (the events' stream was created again) and, when it already holds
+   * events, marks everything up to `last` lost to all classes.
+   */
+  async #resetLost(last: number): Promise<void> {
+    await this.#guard(this.#jsm.streams.purge(this.#lostStream));
+    if (last > 0) await this.#raiseLost(UNATTRIBUTED, last);
+  }
+
+  /** A class's marker: the newest sequence it evicted, and the marker's own sequence. */
+  async #lostOf(cls: string): Promise<{ upTo: number; seq: number } | undefined> {
+    let msg: Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>;
+    try {
+      msg = await this.#guard(
+        this.#jsm.streams.getMessage(this.#lostStream, {
+          last_by_subj: lostSubject(this.#prefix, cls),
+        }),
+      );
+    } catch (error) {
+      if (isGone(error)) return undefined;
+      throw error;
+    }
+    if (msg === null) return undefined;
+    const upTo = parseSequence(new TextDecoder().decode(msg.data));
+    return upTo === undefined ? undefined : { upTo, seq: msg.seq };
+  }
+
+  /**
+   * Raises class `cls`'s marker to `upTo`, never lowering it: a compare-and-set on the marker's
+   * sequence, so that two nodes trimming at once keep the higher value.
+   */
+  async #raiseLost(cls: string, upTo: number): Promise<void> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const current = await this.#lostOf(cls);
+      if (current !== undefined && current.upTo >= upTo) return;
+      try {
+        await this.#guard(
+          this.#js.publish(lostSubject(this.#prefix, cls), String(upTo), {
+            timeout: this.#timeoutMs,
+            expect: { lastSubjectSequence: current?.seq ?? 0 },
+          }),
+        );
+        return;
+      } catch (error) {
+        const cause = (error as { cause?: unknown }).cause;
+        if (
+          !(cause instanceof JetStreamApiError) ||
+          cause.code !== JetStreamApiCodes.StreamWrongLastSequence
+        ) {
+          throw error;
+        }
+      }
+    }
+    throw this.#unavailable(`the marker of retention class "${cls}" kept changing`);
+  }
+
+  /** Every class's newest eviction, from the markers' stream. */
+  async #readLost(): Promise<Map<string, number>> {
+    let info: StreamInfo;
+    try {
+      info = await this.#guard(this.#jsm.streams.info(this.#lostStream, { subjects_filter: '>' }));
+    } catch (error) {
+      const cause = (error as { cause?: unknown }).cause ?? error;
+      if (
+        !(cause instanceof JetStreamApiError) ||
+        cause.code !== JetStreamApiCodes.StreamNotFound
+      ) {
+        throw error;
+      }
+      // Gone (deleted by hand): whatever it said is unknown now, so everything so far counts
+      // as lost, to every class.
+      await this.#ensureLost();
+      await this.#raiseLost(UNATTRIBUTED, (await this.#bounds()).last);
+      return this.#readLost();
+    }
+    const lost = new Map<string, number>();
+    const classes = Object.keys(info.state.subjects ?? {})
+      .map((subject) => classOfLostSubject(this.#prefix, subject))
+      .filter((cls): cls is string => cls !== undefined);
+    const values = await Promise.all(classes.map((cls) => this.#lostOf(cls)));
+    classes.forEach((cls, i) => {
+      const v = values[i];
+      if (v !== undefined) lost.set(cls, v.upTo);
+    });
+    return lost;
+  }
+
+  /** Reads the stream's subjects and headers once, at start, into the index. */
+  async #loadIndex(info: StreamInfo): Promise<void> {
+    const { first_seq, last_seq, messages } = info.state;
+    if (messages === 0) return;
+    await this.#read(
+      first_seq,
+      last_seq,
+      (seq, _payload, m: RangeMessage) => {
+        const size = Number(m.headers?.get('Nats-Msg-Size') ?? 0);
+        this.#index(seq, m.subject, m.headers?.get(CLASS_HEADER), size, ackTime(m.reply) ?? 0);
+        return true;
+      },
+      undefined,
+      undefined,
+      true,
+    );
+  }
+
+  /** Adds an event the live reader (or the start) saw to the index of its class. */
+  #index(
+    seq: number,
+    subject: string,
+    classHeader: string | undefined,
+    payloadBytes: number,
+    time: number,
+  ): void {
+    const cls = classOfSubject(this.#prefix, subject, classHeader);
+    if (cls === null) return;
+    // A class only another node configured is that node's to bound.
+    const b = this.#buckets.get(cls ?? DEFAULT_RETENTION_CLASS);
+    if (b === undefined) return;
+    const size = storedSize(subject, payloadBytes, subject.startsWith(`${this.#prefix}.id.`));
+    b.entries.push({ seq, size, time });
+    b.bytes += size;
+    // The node that appended an event trims its class (every node would be as right, and
+    // N times the requests).
+    if (this.#own.delete(seq)) this.#scheduleTrim(b);
+  }
+
+  /** Drops `b`'s index entries up to `upTo` (evicted, by this node or another). */
+  #forget(b: Bucket, upTo: number): void {
+    while (b.entries.length > 0 && b.entries.first()!.seq <= upTo) {
+      b.bytes -= b.entries.shift().size;
+    }
+  }
+
+  /** Runs `#trim(b)` unless one is under way (then once more after it). */
+  #scheduleTrim(b: Bucket): void {
+    if (this.#closed) return;
+    if (b.trimming !== undefined) {
+      b.again = true;
+      return;
+    }
+    b.again = false;
+    b.trimming = this.#trim(b).then(
+      () => {
+        b.trimming = undefined;
+        if (b.again) this.#scheduleTrim(b);
+      },
+      (error: unknown) => {
+        // Retried by the next append or sweep; the index still holds what was not deleted.
+        b.trimming = undefined;
+        if (!this.#closed) this.#lastError = `nats retention trim: ${message(error)}`;
+      },
+    );
+  }
+
+  /** Whether `b` is over its bounds by more than its slack, or holds expired events. */
+  #over(b: Bucket, cutoff: number): boolean {
+    return (
+      b.entries.length - b.maxEvents > b.slackEvents ||
+      b.bytes - b.maxBytes > b.slackBytes ||
+      (b.entries.length > 0 && b.entries.first()!.time <= cutoff)
+    );
+  }
+
+  /**
+   * Evicts `b`'s oldest events while it is over its bounds (by more than its slack) or they are
+   * older than `ttlMs`: marker first, then the deletions, so that no reader misses the loss.
+   */
+  async #trim(b: Bucket): Promise<void> {
+    const cutoff = this.#ttlMs > 0 ? Date.now() - this.#ttlMs : Number.NEGATIVE_INFINITY;
+    if (!this.#over(b, cutoff) || !this.#connected) return;
+    // What another node already evicted of this class is gone: forget it, do not delete it.
+    const current = await this.#lostOf(b.name);
+    if (current !== undefined) this.#forget(b, current.upTo);
+    if (!this.#over(b, cutoff)) return;
+    const entries = b.entries;
+    let count = entries.length;
+    let bytes = b.bytes;
+    const evicted: number[] = [];
+    while (evicted.length < entries.length) {
+      const e = entries.at(evicted.length);
+      if (!(count > b.maxEvents || bytes > b.maxBytes || e.time <= cutoff)) break;
+      evicted.push(e.seq);
+      count--;
+      bytes -= e.size;
+    }
+    if (evicted.length === 0) return;
+    const upTo = evicted[evicted.length - 1]!;
+    await this.#raiseLost(b.name, upTo);
+    for (let i = 0; i < evicted.length; i += 64) {
+      await Promise.all(
+        evicted.slice(i, i + 64).map((seq) =>
+          this.#guard(this.#jsm.streams.deleteMessage(this.#stream, seq, false)).catch(
+            (error: unknown) => {
+              // Already deleted (by another node's trim of the same class): fine.
+              if (!isGone(error)) throw error;
+            },
+          ),
+        ),
+      );
+    }
+    this.#forget(b, upTo);
+  }
+
+  /**
+   * The classes whose marker is past `after` (they lost events this reader had not delivered);
+   * `undefined` — any class — without retention classes, when an unattributed loss is, when
+   * none is (the cause is unknown), or when the markers cannot be read.
+   */
+  async #classesLostAfter(after: number): Promise<string[] | undefined> {
+    if (!this.#managed) return undefined;
+    try {
+      const classes: string[] = [];
+      for (const [cls, upTo] of await this.#readLost()) {
+        if (upTo <= after) continue;
+        if (cls === UNATTRIBUTED) return undefined;
+        classes.push(cls);
+      }
+      return classes.length === 0 ? undefined : classes;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #reportGap(gap: EngineGap): void {
+    for (const listener of [...this.#gapListeners]) {
+      try {
+        listener(gap);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
   }
 
   async #read(
     from: number,
     to: number,
-    onMessage: (seq: number, payload: Uint8Array) => boolean,
+    onMessage: (seq: number, payload: Uint8Array, message: RangeMessage) => boolean,
     firstBatch?: number,
     maxBytes?: number,
+    headersOnly?: boolean,
   ): Promise<void> {
     if (to < from) return;
     this.#assertOpen();
@@ -1095,6 +1654,7 @@ class JetStreamEngine implements NatsEngine {
         maxBytes,
         timeoutMs: this.#timeoutMs,
         inboxPrefix: this.#connectionOptions?.inboxPrefix,
+        headersOnly,
         signal: abort.signal,
         onMessage,
       });
