@@ -227,6 +227,14 @@ export async function startServer(
   hub.on('error', (error, sub) => {
     logger.error({ err: error, subscriber: sub.id }, 'replay failed; subscription closed');
   });
+  // This node's live reader fell behind a retention bound: the subscriptions the lost events
+  // may concern were closed and resume with Last-Event-ID (and a herald.gap).
+  hub.on('gap', (gap, closed) => {
+    logger.warn(
+      { after: gap.after, before: gap.before, classes: gap.classes ?? 'any', closed },
+      'events were evicted before this node delivered them; subscriptions resume from history',
+    );
+  });
   const connections = new ConnectionLimiter(
     config.limits.maxConnections,
     config.limits.maxConnectionsPerIp,

@@ -8,6 +8,7 @@ import { createHmac, createPrivateKey, randomBytes, X509Certificate } from 'node
 import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { compileSelector } from '../hub/topics.js';
 import { parseTrustedProxies } from './client-ip.js';
 import {
   defaultConnections,
@@ -24,6 +25,16 @@ export interface JwtKeyConfig {
   key: string;
   /** The JWS algorithm tokens must use, e.g. `HS256`, `RS256`, `ES256`, `EdDSA`. */
   alg: string;
+}
+
+/** One `--history-topic`: a selector and the bounds of its topics' own history. */
+export interface HistoryTopicConfig {
+  /** A topic selector (exact topic, URI template or `*`). */
+  selector: string;
+  /** Most events of these topics kept for replay. */
+  maxEvents: number;
+  /** Most bytes of them kept; `undefined`: `--history-bytes`. */
+  maxBytes: number | undefined;
 }
 
 /** Limits that protect the hub. */
@@ -130,6 +141,12 @@ export interface ServerConfig {
   historyBytes: number;
   /** History age bound in ms; 0 = none. */
   historyTtlMs: number;
+  /**
+   * Retention classes (`--history-topic`): topics whose history is bounded on its own, so that
+   * they cannot evict other topics' events. In order; the first class claiming every topic of
+   * an event keeps it.
+   */
+  historyTopics: HistoryTopicConfig[];
   /** Heartbeat interval of subscriber streams in ms; 0 = off. Default 15 000. */
   heartbeatMs: number;
   /** Bound of each subscriber's queue in bytes. Default 1 MiB. */
@@ -255,6 +272,7 @@ export type OptionType =
   | 'duration'
   | 'bytes'
   | 'list'
+  | 'entries'
   | 'enum';
 
 /** A parsed option value. */
@@ -539,6 +557,20 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     default: 0,
     defaultText: '0 (no age bound)',
     description: 'Events older than this leave the history: ms, or 30s, 10m, 1h, 1h30m, 7d.',
+  },
+  {
+    flag: '--history-topic',
+    type: 'entries',
+    group: ENGINE,
+    valueName: '<selector>=<events>[,<bytes>]',
+    default: [],
+    defaultText: 'none',
+    description:
+      "Topics whose history is bounded on its own (repeatable): e.g. /ticks/{id}=500,1MiB keeps the newest 500 events (and at most 1 MiB) of the topics /ticks/{id} matches apart from the rest, so they never evict other topics' events and are evicted only by their own; without bytes, --history-bytes. An event belongs to the first entry whose selector matches every one of its topics. With --subscriptions, subscription events have a class of their own with the --history-size / --history-bytes bounds (change them with /.well-known/mercure/subscriptions/{+rest}=…). In the environment, entries are separated by spaces.",
+    check: (v) => {
+      for (const entry of v as string[]) parseHistoryTopic(entry);
+      return v;
+    },
   },
   {
     flag: '--heartbeat',
@@ -968,6 +1000,39 @@ function checkTrustedProxies(entries: string[]): string[] {
   return entries;
 }
 
+/**
+ * Reads one `--history-topic` entry: `<selector>=<events>[,<bytes>]`, split at the last `=`
+ * (a selector may contain `=` and `,`; the bounds contain neither).
+ * @param text - the entry as written
+ * @returns the selector and its bounds
+ * @throws Error when the entry is malformed
+ */
+export function parseHistoryTopic(text: string): HistoryTopicConfig {
+  const hint = `expected <selector>=<events>[,<bytes>], e.g. /ticks/{id}=500,1MiB, got "${text}"`;
+  const eq = text.lastIndexOf('=');
+  if (eq <= 0) throw new Invalid(hint);
+  const selector = text.slice(0, eq);
+  const [events, bytes, ...rest] = text.slice(eq + 1).split(',');
+  if (rest.length > 0 || events === undefined || !/^\d+$/.test(events.trim())) {
+    throw new Invalid(hint);
+  }
+  const maxEvents = Number(events.trim());
+  let maxBytes: number | undefined;
+  if (bytes !== undefined) {
+    maxBytes = parseBytes(bytes);
+    if (maxBytes === undefined) {
+      throw new Invalid(`${hint}: "${bytes}" is not a size (64KiB, 16MiB, 1048576)`);
+    }
+  }
+  if (!Number.isSafeInteger(maxEvents)) throw new Invalid(hint);
+  try {
+    compileSelector(selector, { strict: true });
+  } catch (error) {
+    throw new Invalid(`"${selector}" is not a topic selector: ${(error as Error).message}`);
+  }
+  return { selector, maxEvents, maxBytes };
+}
+
 function checkEngine(text: string): string {
   // `memory` alone is allowed too: YAML reads an unquoted `engine: memory:` as a mapping.
   if (text === 'memory') return 'memory:';
@@ -1058,6 +1123,21 @@ function parseValue(o: OptionSpec, raw: unknown): OptionValue {
               : undefined;
         if (n === undefined) throw new Invalid(`expected ${what}, got ${shown}`);
         return inRange(o, n, what, shown);
+      }
+      case 'entries': {
+        // One entry per flag; whitespace separates entries in the environment (selectors are
+        // IRIs, without spaces), a list in a file. Commas stay: they belong to the entries.
+        const items = Array.isArray(raw)
+          ? raw
+          : typeof raw === 'string'
+            ? raw.trim().split(/\s+/)
+            : undefined;
+        if (items === undefined || items.some((i) => typeof i !== 'string')) {
+          throw new Invalid(
+            `expected entries separated by spaces (or, in a file, a list of strings), got ${shown}`,
+          );
+        }
+        return (items as string[]).map((i) => i.trim()).filter((i) => i !== '');
       }
       case 'list': {
         const items = Array.isArray(raw)
@@ -1235,7 +1315,7 @@ function readFlags(argv: readonly string[]): Map<string, { value: OptionValue; s
         throw valueError(flag, error);
       }
       const before = found.get(o.name)?.value;
-      if (o.type === 'list' && Array.isArray(before)) {
+      if ((o.type === 'list' || o.type === 'entries') && Array.isArray(before)) {
         try {
           value = parseValue(o, [...before, ...(value as string[])]);
         } catch (error) {
@@ -1697,6 +1777,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     historySize: num('historySize'),
     historyBytes: num('historyBytes'),
     historyTtlMs: num('historyTtl'),
+    historyTopics: (get('historyTopic').value as string[]).map(parseHistoryTopic),
     heartbeatMs: num('heartbeat'),
     queueBytes: num('queueBytes'),
     stallTimeoutMs: num('stallTimeout'),

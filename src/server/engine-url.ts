@@ -1,6 +1,33 @@
-import type { Engine } from '../engines/index.js';
+import type { Engine, RetentionClass } from '../engines/index.js';
 import { memoryEngine } from '../engines/index.js';
+import { retentionClass } from '../hub/index.js';
 import type { ServerConfig } from './config.js';
+import { SUBSCRIPTION_TOPICS } from './subscriptions.js';
+
+/**
+ * The retention classes of `--history-topic`, in order; with `--subscriptions`, the
+ * subscription events' class first (its bounds: the global ones, unless an entry names its
+ * selector); a class without bytes gets `--history-bytes`.
+ */
+export function retentionClasses(config: ServerConfig): RetentionClass[] {
+  const topics = [...config.historyTopics];
+  if (config.subscriptions && !topics.some((t) => t.selector === SUBSCRIPTION_TOPICS)) {
+    topics.unshift({
+      selector: SUBSCRIPTION_TOPICS,
+      maxEvents: config.historySize,
+      maxBytes: undefined,
+    });
+  }
+  const own = topics.findIndex((t) => t.selector === SUBSCRIPTION_TOPICS);
+  if (own > 0) topics.unshift(...topics.splice(own, 1));
+  return topics.map((t) =>
+    retentionClass({
+      selector: t.selector,
+      maxEvents: t.maxEvents,
+      maxBytes: t.maxBytes ?? config.historyBytes,
+    }),
+  );
+}
 
 /**
  * Builds the engine an `--engine` URL names: `memory:` is the in-process engine bounded by the
@@ -17,6 +44,7 @@ export async function createEngine(config: ServerConfig): Promise<Engine> {
       maxEvents: config.historySize,
       maxBytes: config.historyBytes,
       ttlMs: config.historyTtlMs,
+      retention: retentionClasses(config),
     });
   }
   if (['redis', 'rediss', 'redis+sentinel', 'redis+cluster'].includes(scheme)) {
@@ -27,6 +55,9 @@ export async function createEngine(config: ServerConfig): Promise<Engine> {
       maxEvents: config.historySize,
       maxBytes: config.historyBytes,
       ttlMs: config.historyTtlMs,
+      retention: retentionClasses(config),
+      // The hub logs live gaps (and closes the subscriptions they concern): no process warning.
+      onLiveGap: () => {},
     });
   }
   if (scheme === 'nats') {
@@ -42,6 +73,8 @@ export async function createEngine(config: ServerConfig): Promise<Engine> {
       maxEvents: config.historySize,
       maxBytes: config.historyBytes,
       ttlMs: config.historyTtlMs,
+      retention: retentionClasses(config),
+      onLiveGap: () => {},
     });
   }
   throw new Error(

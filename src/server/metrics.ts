@@ -121,6 +121,12 @@ export class Metrics {
       this.#closes.inc({ reason }, 0);
     }
     hub.on('overflow', () => this.#overflows.inc());
+    const liveGaps = new Counter({
+      name: 'herald_live_gaps_total',
+      help: 'Times the engine evicted events before this node delivered them (subscriptions they may concern resume from history).',
+      registers,
+    });
+    hub.on('gap', () => liveGaps.inc());
     const sockets = (): { readonly open: number; readonly sessions: number } | undefined =>
       this.#sockets;
     new Gauge({

@@ -13,6 +13,13 @@ import {
 } from './subscription-index.js';
 import { chargeTemplates, checkRequestCost } from './template-limits.js';
 
+/**
+ * The selector of every subscription event's topic: with `--subscriptions`, the retention class
+ * that keeps them apart, so that subscribers coming and going cannot evict other topics'
+ * history (see `engine-url.ts`).
+ */
+export const SUBSCRIPTION_TOPICS = '/.well-known/mercure/subscriptions/{+rest}';
+
 /** Mercure's JSON-LD context for subscription resources. */
 const CONTEXT = 'https://mercure.rocks/';
 
@@ -67,10 +74,18 @@ export function indexSubscriptions(ctx: Pick<ServerContext, 'hub'>): {
   return { index, stop: index.follow(ctx.hub) };
 }
 
+/** Subscription events published in one turn of the event loop (then the loop gets a turn). */
+const PUBLISH_SLICE = 64;
+
+/** Per subscription, its events still being handed to the hub (so that `inactive` follows). */
+const publishing = new WeakMap<Subscription, Promise<void>>();
+
 /**
  * Publishes the private subscription events of `sub` (one per selector): `active: true` on
- * connect, `active: false` on disconnect. Failures are logged, never thrown: presence must not
- * break a subscription.
+ * connect, `active: false` on disconnect. A subscriber with 1,000 selectors makes 1,000 events:
+ * they are handed to the hub 64 per turn of the event loop, so that one connection does not
+ * block it; a subscription's inactive events follow its active ones. Failures are logged, never
+ * thrown: presence must not break a subscription.
  */
 export function publishSubscriptionEvents(
   ctx: ServerContext,
@@ -79,16 +94,33 @@ export function publishSubscriptionEvents(
   active: boolean,
 ): void {
   if (active && identity?.claim.payload !== undefined) payloads.set(sub, identity.claim.payload);
-  for (const resource of resources(sub, active)) {
-    ctx.hub
-      .publish({
-        topics: resource.id,
-        data: { '@context': CONTEXT, ...resource },
-        private: true,
-      })
-      .catch((error: unknown) => {
-        ctx.logger.warn({ err: error, subscriber: resource.subscriber }, 'subscription event lost');
-      });
+  const items = resources(sub, active);
+  const previous = publishing.get(sub);
+  const done =
+    previous === undefined ? publishAll(ctx, items) : previous.then(() => publishAll(ctx, items));
+  publishing.set(sub, done);
+}
+
+async function publishAll(
+  ctx: ServerContext,
+  items: readonly SubscriptionResource[],
+): Promise<void> {
+  for (let i = 0; i < items.length; i += PUBLISH_SLICE) {
+    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const resource of items.slice(i, i + PUBLISH_SLICE)) {
+      ctx.hub
+        .publish({
+          topics: resource.id,
+          data: { '@context': CONTEXT, ...resource },
+          private: true,
+        })
+        .catch((error: unknown) => {
+          ctx.logger.warn(
+            { err: error, subscriber: resource.subscriber },
+            'subscription event lost',
+          );
+        });
+    }
   }
 }
 

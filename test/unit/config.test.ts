@@ -125,6 +125,7 @@ describe('defaults', () => {
       engine: 'memory:',
       historySize: 10_000,
       historyBytes: 16 * 1024 * 1024,
+      historyTopics: [],
       historyTtlMs: 0,
       heartbeatMs: 15_000,
       queueBytes: 1024 * 1024,
@@ -901,5 +902,56 @@ describe('TLS', () => {
       '--h2c',
       /cleartext/,
     );
+  });
+});
+
+describe('--history-topic', () => {
+  it('reads <selector>=<events>[,<bytes>] from flags, the environment and a file', () => {
+    assert.deepEqual(
+      load(['--history-topic', '/ticks/{id,x}=500,1MiB', '--history-topic=/a?b={c}=3']).config
+        .historyTopics,
+      [
+        { selector: '/ticks/{id,x}', maxEvents: 500, maxBytes: 1024 * 1024 },
+        { selector: '/a?b={c}', maxEvents: 3, maxBytes: undefined },
+      ],
+      'split at the last "=", commas and "=" belong to the selector',
+    );
+    assert.deepEqual(
+      load([], { HERALD_HISTORY_TOPIC: '/x=1 https://example.com/{y}=2,1KB' }).config.historyTopics,
+      [
+        { selector: '/x', maxEvents: 1, maxBytes: undefined },
+        { selector: 'https://example.com/{y}', maxEvents: 2, maxBytes: 1000 },
+      ],
+    );
+    const FILE = '/etc/herald/herald.yaml';
+    const { config } = load(
+      ['--config', FILE],
+      {},
+      { [FILE]: 'historyTopic: ["/.well-known/mercure/subscriptions/{+rest}=100"]\n' },
+    );
+    assert.deepEqual(config.historyTopics, [
+      {
+        selector: '/.well-known/mercure/subscriptions/{+rest}',
+        maxEvents: 100,
+        maxBytes: undefined,
+      },
+    ]);
+  });
+
+  it('refuses a malformed entry, naming it and its source', () => {
+    rejects({ argv: ['--history-topic', '/ticks'] }, '--history-topic', /<selector>=<events>/);
+    rejects({ argv: ['--history-topic', '/ticks=many'] }, '--history-topic', /<selector>=<events>/);
+    rejects({ argv: ['--history-topic', '/ticks=5,lots'] }, '--history-topic', /not a size/);
+    rejects(
+      { argv: ['--history-topic', '/ticks=5,1KB,3'] },
+      '--history-topic',
+      /<selector>=<events>/,
+    );
+    rejects(
+      { argv: ['--history-topic', '/ticks/{id=5'] },
+      '--history-topic',
+      /not a topic selector/,
+    );
+    rejects({ env: { HERALD_HISTORY_TOPIC: '=5' } }, 'HERALD_HISTORY_TOPIC', /<selector>=<events>/);
   });
 });
