@@ -7,11 +7,13 @@ import type { Scenario } from '../scenario.js';
 import { dashboardAmplifier } from './dashboard-amplifier.js';
 import { devMode } from './dev-mode.js';
 import { h2Reset } from './h2-reset.js';
+import { historyFlush } from './history-flush.js';
 import { idleSessions } from './idle-sessions.js';
 import { jwksBloat } from './jwks-bloat.js';
 import { newlineBloatAttack } from './newline-bloat.js';
 import { privateIds } from './private-ids.js';
 import { rateSpellings } from './rate-spellings.js';
+import { redisHugeId } from './redis-huge-id.js';
 import { replayFloodAttack, replayFloodRedisAttack } from './replay-flood.js';
 import { subscriptionsScan } from './subscriptions-scan.js';
 import { surrogateId } from './surrogate-id.js';
@@ -36,4 +38,6 @@ export const ATTACKS: Scenario[] = [
   idleSessions,
   jwksBloat,
   rateSpellings,
+  historyFlush,
+  redisHugeId,
 ];

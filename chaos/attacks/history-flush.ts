@@ -1,0 +1,289 @@
+// Flushing the shared history with subscription events (issue 14, item 8).
+//
+// With --subscriptions, the hub publishes one subscription event per selector when a subscriber
+// connects and one when it leaves. An anonymous client with 1,000 selectors that connects and
+// disconnects in a loop makes 2,000 events per cycle: six cycles replaced all 10,000 events of
+// the default history, and readers of an ordinary topic resuming with Last-Event-ID got
+// herald.gap — their events were gone. With the subscription events in a retention class of
+// their own, the attacker only evicts subscription events.
+//
+// The scenario: readers of `/news` get the first news, then go away; attackers cycle (more
+// subscription events than the history holds); news keep coming meanwhile; then the readers
+// resume. Each reader must get every news event once, in order, and no herald.gap. Run over the
+// memory engine, and over Redis and NATS where their servers are installed.
+import { existsSync } from 'node:fs';
+import { get } from 'node:http';
+import { findBinary } from '../../test/helpers/binary.js';
+import { startNats } from '../../test/helpers/nats-server.js';
+import { startRedis } from '../../test/helpers/redis-server.js';
+import { account, clean, total } from '../lib/accounting.js';
+import { attackFigureRecord, attackReport, boundChecks, underAttack } from '../lib/attack.js';
+import { publishOnce, SteadyPublisher } from '../lib/publisher.js';
+import { AccountingSubscriber } from '../lib/subscriber.js';
+import { table } from '../lib/table.js';
+import { settlesWithin, sleep } from '../lib/time.js';
+import { KEY_FLAGS, publisherToken } from '../lib/tokens.js';
+import {
+  type Check,
+  check,
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioResult,
+} from '../scenario.js';
+
+interface Params {
+  /** --history-size (and the subscription events' own bound). */
+  history: number;
+  /** Selectors per attacking subscription. */
+  selectors: number;
+  /** Attackers cycling at once. */
+  attackers: number;
+  /** Cycles the attack makes at least (each: connect, disconnect). */
+  minCycles: number;
+  /** Readers of /news. */
+  readers: number;
+  /** News published before the readers leave. */
+  newsBefore: number;
+  /** News per second while they are away. */
+  newsRate: number;
+}
+
+const PARAMS: Record<ScenarioContext['size'], Params> = {
+  full: {
+    history: 10_000,
+    selectors: 1000,
+    attackers: 2,
+    minCycles: 8,
+    readers: 8,
+    newsBefore: 500,
+    newsRate: 20,
+  },
+  quick: {
+    history: 10_000,
+    selectors: 1000,
+    attackers: 2,
+    minCycles: 6,
+    readers: 4,
+    newsBefore: 200,
+    newsRate: 10,
+  },
+  test: {
+    history: 300,
+    selectors: 300,
+    attackers: 1,
+    minCycles: 2,
+    readers: 2,
+    newsBefore: 30,
+    newsRate: 10,
+  },
+};
+
+type EngineKind = 'memory' | 'redis' | 'nats';
+
+/** Whether an engine's server is installed (memory always is). */
+function available(kind: EngineKind): boolean {
+  if (kind === 'memory') return true;
+  if (kind === 'redis') return findBinary('redis-server') !== undefined;
+  return findBinary('nats-server') !== undefined || existsSync('/usr/sbin/nats-server');
+}
+
+/** Starts the engine's server, if it needs one: its --engine URL and how to stop it. */
+async function engineServer(kind: EngineKind): Promise<{ url: string; stop(): Promise<void> }> {
+  if (kind === 'memory') return { url: 'memory:', stop: async () => {} };
+  const server = kind === 'redis' ? await startRedis() : await startNats();
+  return { url: server.url, stop: () => server.stop() };
+}
+
+/** One attacking subscription: connects with `selectors` selectors, resolves on its 200. */
+function connectAttacker(
+  url: string,
+  selectors: readonly string[],
+): Promise<{ status: number; close(): void }> {
+  const params = new URLSearchParams();
+  for (const s of selectors) params.append('topic', s);
+  return new Promise((resolve) => {
+    const req = get(`${url}/.well-known/mercure?${params}`, { agent: false }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, close: () => req.destroy() });
+    });
+    req.on('error', () => resolve({ status: 0, close: () => {} }));
+  });
+}
+
+/** What one engine's run found. */
+interface EngineRun {
+  kind: EngineKind;
+  checks: Check[];
+  rows: unknown[][];
+  report: string;
+  figures: Record<string, number>;
+}
+
+async function runOn(ctx: ScenarioContext, kind: EngineKind, p: Params): Promise<EngineRun> {
+  const engine = await engineServer(kind);
+  const hub = await ctx.startHub([
+    ...KEY_FLAGS,
+    '--anonymous',
+    '--subscriptions',
+    '--engine',
+    engine.url,
+    '--history-size',
+    String(p.history),
+  ]);
+  try {
+    const token = await publisherToken();
+    const readers = Array.from(
+      { length: p.readers },
+      () => new AccountingSubscriber({ url: hub.url, topics: ['/news'] }),
+    );
+    // A shared engine may still be starting (503): readers retry until their stream is open.
+    await Promise.all(readers.map((r) => r.connect()));
+    for (let i = 0; i < 500 && !readers.every((r) => r.open); i++) await sleep(20);
+    const published: string[] = [];
+    for (let i = 0; i < p.newsBefore; i++) {
+      const answer = await publishOnce(hub.url, token, { topics: ['/news'], data: `n${i}` });
+      if (answer.status === 200) published.push(answer.body);
+    }
+    const last = published.at(-1);
+    await settlesWithin(
+      Promise.all(readers.map((r) => r.until(() => r.lastEventId === last))),
+      20_000,
+    );
+
+    const selectors = Array.from({ length: p.selectors }, (_, i) => `s${i}`);
+    let cycles = 0;
+    let refused = 0;
+    let attacking = true;
+    const news = new SteadyPublisher({
+      url: hub.url,
+      token,
+      rate: p.newsRate,
+      concurrency: 1,
+      next: (n) => ({ topics: ['/news'], data: `away${n}` }),
+    });
+    const attack = async (): Promise<void> => {
+      while (attacking || cycles < p.minCycles) {
+        const a = await connectAttacker(hub.url, selectors);
+        if (a.status !== 200) refused++;
+        await sleep(20);
+        a.close();
+        await sleep(20);
+        cycles++;
+      }
+    };
+    const { figures } = await underAttack(
+      hub,
+      { size: ctx.size, publisherToken: token },
+      {
+        async launch() {
+          for (const r of readers) r.drop();
+          news.start();
+          return Array.from({ length: p.attackers }, () => attack());
+        },
+        async withdraw(loops) {
+          attacking = false;
+          await Promise.all(loops);
+          await news.stop();
+        },
+      },
+    );
+    // Let the last subscription events land before the readers come back.
+    await sleep(ctx.size === 'test' ? 200 : 1000);
+    await Promise.all(readers.map((r) => r.connect()));
+    const end = await publishOnce(hub.url, token, { topics: ['/news'], data: 'end' });
+    const arrived = await settlesWithin(
+      Promise.all(readers.map((r) => r.until(() => r.lastEventId === end.body))),
+      30_000,
+    );
+    for (const r of readers) r.stop();
+
+    const all = [...published, ...news.ordered().map((u) => u.id), end.body].map((id) => ({
+      id,
+      topics: ['/news'],
+    }));
+    const books = total(
+      readers.map((r) => account(all, { topics: ['/news'], received: r.received, gaps: r.gaps })),
+    );
+    const subscriptionEvents = cycles * 2 * p.selectors;
+    const checks: Check[] = [
+      check(
+        `${kind}: the attack published more subscription events than the history holds`,
+        subscriptionEvents > p.history && refused === 0,
+        `${cycles} cycles × ${p.selectors} selectors × 2 = ${subscriptionEvents} events, history ${p.history}; ${refused} connects refused`,
+      ),
+      check(
+        `${kind}: readers of /news resume without herald.gap`,
+        books.gaps === 0 && arrived,
+        `${books.gaps} gaps over ${p.readers} readers${arrived ? '' : '; not every reader got the last event'}`,
+      ),
+      check(
+        `${kind}: every /news event once, in order`,
+        clean(books) && books.lostInGap === 0 && books.expected === all.length * p.readers,
+        `expected ${books.expected}, received ${books.received}, lost ${books.lost} (+${books.lostInGap} in gaps), dup ${books.duplicated}, order ${books.outOfOrder}`,
+      ),
+      ...boundChecks(figures).map((c) => ({
+        ...c,
+        name: c.name.replace('bound: ', `bound: ${kind}: `),
+      })),
+    ];
+    return {
+      kind,
+      checks,
+      rows: [
+        [
+          kind,
+          cycles,
+          subscriptionEvents,
+          all.length,
+          books.received,
+          books.gaps,
+          books.lost + books.lostInGap,
+          books.duplicated,
+        ],
+      ],
+      report: `${kind}:\n${attackReport(figures)}`,
+      figures: {
+        cycles,
+        subscriptionEvents,
+        news: all.length,
+        gaps: books.gaps,
+        lost: books.lost + books.lostInGap,
+        duplicated: books.duplicated,
+        ...attackFigureRecord(figures),
+      },
+    };
+  } finally {
+    await hub.close();
+    await engine.stop();
+  }
+}
+
+export const historyFlush: Scenario = {
+  name: 'attack-history-flush',
+  summary:
+    'subscribers with 1,000 selectors connect and leave in a loop (--subscriptions): readers of another topic resume without herald.gap, nothing lost',
+  async run(ctx): Promise<ScenarioResult> {
+    const p = PARAMS[ctx.size];
+    const kinds = (['memory', 'redis', 'nats'] as const).filter(available);
+    const runs: EngineRun[] = [];
+    for (const kind of kinds) {
+      ctx.log(`attack-history-flush: ${kind}`);
+      runs.push(await runOn(ctx, kind, p));
+    }
+    const skipped = (['memory', 'redis', 'nats'] as const).filter((k) => !kinds.includes(k));
+    const report = [
+      `--subscriptions, --history-size ${p.history}; ${p.attackers} attacker(s) with ${p.selectors} selectors each; ${p.readers} readers of /news away during the attack`,
+      table(
+        ['engine', 'cycles', 'subscription events', 'news', 'received', 'gaps', 'lost', 'dup'],
+        runs.flatMap((r) => r.rows),
+      ),
+      ...runs.map((r) => r.report),
+      ...(skipped.length > 0 ? [`not run (server not installed): ${skipped.join(', ')}`] : []),
+    ].join('\n');
+    const figures: Record<string, number | string> = {};
+    for (const r of runs) {
+      for (const [key, value] of Object.entries(r.figures)) figures[`${r.kind}.${key}`] = value;
+    }
+    return { checks: runs.flatMap((r) => r.checks), report, figures };
+  },
+};
