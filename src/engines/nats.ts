@@ -152,8 +152,9 @@ export interface NatsEngineOptions {
    */
   subjectPrefix?: string;
   /**
-   * Most events kept in the default retention class (≥ 1; may be exceeded by 2 % between two
-   * trims). Default 10 000.
+   * Most events kept (≥ 1): the stream's `max_msgs`, or, with retention classes, the default
+   * class's bound (which the engine keeps, exceeding it by at most 2 % between two trims).
+   * Default 10 000.
    */
   maxEvents?: number;
   /**
@@ -844,7 +845,7 @@ class JetStreamEngine implements NatsEngine {
     if (seq <= this.#lastSeen) return;
     if (seq > this.#lastSeen + 1 && !attributed) {
       // Messages in between were removed before this reader got them. Which classes lost
-      // them is in the markers (published before any purge): hold the live messages until
+      // them is in the markers (raised before any deletion): hold the live messages until
       // the gap is reported, so that it comes before the events after it.
       this.#paused = { first: m, rest: [] };
       const after = this.#lastSeen;
@@ -1322,7 +1323,7 @@ class JetStreamEngine implements NatsEngine {
   }
 
   /**
-   * The SSE id of the oldest event from `first` on: markers (and purged sequences) at the front
+   * The SSE id of the oldest event from `first` on: deleted sequences at the front
    * are skipped, a few at most; past them, the id the sequence would have.
    */
   async #oldestId(first: number, last: number): Promise<string | null> {
