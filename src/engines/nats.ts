@@ -768,7 +768,7 @@ class JetStreamEngine implements NatsEngine {
             b.bytes = 0;
           }
           // Its markers were about the other stream.
-          if (this.#managed) await this.#guard(this.#resetLost(info.state.last_seq));
+          if (this.#managed) await this.#dropStaleMarkers();
         }
         const consumer = await this.#guard(
           this.#js.consumers.get(this.#stream, {
@@ -1347,12 +1347,12 @@ class JetStreamEngine implements NatsEngine {
   /**
    * Makes sure the markers' stream exists. When it is new while the events' stream already
    * evicted (a stream bounded by its own limits, before retention classes), one marker for all
-   * classes says so; when the events' stream is new, old markers are about another one.
+   * classes says so; markers of an events' stream that was created again are dropped.
    */
   async #startLost(info: StreamInfo): Promise<void> {
     const created = await this.#ensureLost();
-    if (info.state.last_seq === 0 && !created) await this.#resetLost(0);
-    else if (created && info.state.first_seq > 1) {
+    if (!created) await this.#dropStaleMarkers();
+    else if (info.state.first_seq > 1) {
       await this.#raiseLost(UNATTRIBUTED, info.state.first_seq - 1);
     }
   }
@@ -1394,12 +1394,22 @@ class JetStreamEngine implements NatsEngine {
   }
 
   /**
-   * Forgets every marker (the events' stream was created again) and, when it already holds
-   * events, marks everything up to `last` lost to all classes.
+   * Deletes the markers past the events' stream's last sequence: they were about an earlier
+   * stream of the same name (created again: sequences start at 1 again) and would only cause
+   * gaps. Read before the stream's last sequence, so a marker raised meanwhile is not past it;
+   * deleted by its own sequence, so a marker raised meanwhile on the same subject stays.
    */
-  async #resetLost(last: number): Promise<void> {
-    await this.#guard(this.#jsm.streams.purge(this.#lostStream));
-    if (last > 0) await this.#raiseLost(UNATTRIBUTED, last);
+  async #dropStaleMarkers(): Promise<void> {
+    const markers = await this.#markers();
+    const { last } = await this.#bounds();
+    for (const [, marker] of markers) {
+      if (marker.upTo <= last) continue;
+      await this.#guard(this.#jsm.streams.deleteMessage(this.#lostStream, marker.seq, false)).catch(
+        (error: unknown) => {
+          if (!isGone(error)) throw error;
+        },
+      );
+    }
   }
 
   /** A class's marker: the newest sequence it evicted, and the marker's own sequence. */
@@ -1451,6 +1461,13 @@ class JetStreamEngine implements NatsEngine {
 
   /** Every class's newest eviction, from the markers' stream. */
   async #readLost(): Promise<Map<string, number>> {
+    const lost = new Map<string, number>();
+    for (const [cls, marker] of await this.#markers()) lost.set(cls, marker.upTo);
+    return lost;
+  }
+
+  /** Every class's marker, from the markers' stream. */
+  async #markers(): Promise<Map<string, { upTo: number; seq: number }>> {
     let info: StreamInfo;
     try {
       info = await this.#guard(this.#jsm.streams.info(this.#lostStream, { subjects_filter: '>' }));
@@ -1466,18 +1483,18 @@ class JetStreamEngine implements NatsEngine {
       // as lost, to every class.
       await this.#ensureLost();
       await this.#raiseLost(UNATTRIBUTED, (await this.#bounds()).last);
-      return this.#readLost();
+      return this.#markers();
     }
-    const lost = new Map<string, number>();
+    const markers = new Map<string, { upTo: number; seq: number }>();
     const classes = Object.keys(info.state.subjects ?? {})
       .map((subject) => classOfLostSubject(this.#prefix, subject))
       .filter((cls): cls is string => cls !== undefined);
     const values = await Promise.all(classes.map((cls) => this.#lostOf(cls)));
     classes.forEach((cls, i) => {
       const v = values[i];
-      if (v !== undefined) lost.set(cls, v.upTo);
+      if (v !== undefined) markers.set(cls, v);
     });
-    return lost;
+    return markers;
   }
 
   /** Reads the stream's subjects and headers once, at start, into the index. */

@@ -5,11 +5,14 @@
 // are unknown, not resumed after.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { EARLIEST, type EngineEvent } from '../../src/engines/engine.js';
 import { natsEngine } from '../../src/engines/nats.js';
 import { redisEngine } from '../../src/engines/redis.js';
 import { retentionClass } from '../../src/hub/retention.js';
+import { waitFor } from '../helpers/async.js';
 import { natsSkip, startNats, type TestNats } from '../helpers/nats-server.js';
 import { redisSkip, startRedis, type TestRedis } from '../helpers/redis-server.js';
 
@@ -137,6 +140,75 @@ describe('nats: a stream bounded by its own limits', { skip: natsSkip }, () => {
       for (let i = 0; i < 7; i++) await e.append({ topics: ['/t'], data: `n${i}` });
       const all = await e.history({ after: EARLIEST });
       assert.equal(all.events.length, 10);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('deleted and created again (file storage): the markers about the old one go', async () => {
+    const small = retentionClass({ selector: '/busy/{n}', maxEvents: 1 });
+    const e = natsEngine({
+      url: nats.url,
+      stream: 'deleted',
+      maxBackoffMs: 100,
+      retention: [small],
+      onLiveGap: () => {},
+    });
+    const nc = await connect({ servers: nats.url });
+    try {
+      await e.ready;
+      for (let i = 0; i < 40; i++) await e.append({ topics: [`/busy/${i}`], data: `b${i}` });
+      await waitFor(() => (e.stats().classes?.[small.name]?.events ?? 99) <= 2, 'busy trimmed');
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.delete('deleted');
+      // The engine notices (its live consumer is gone) and creates the stream again.
+      let fresh: EngineEvent | undefined;
+      await waitFor(() => e.health().ready === false || fresh !== undefined, 'the loss noticed');
+      await waitFor(() => e.health().ready, 'ready again', 20_000);
+      for (let i = 0; i < 50 && fresh === undefined; i++) {
+        try {
+          fresh = await e.append({ topics: ['/t'], data: 'fresh' });
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      await e.append({ topics: ['/t'], data: 'next' });
+      const r = await e.history({ after: fresh!.id });
+      assert.equal(r.found, true, 'the old busy marker (sequence ~40) does not count');
+      assert.deepEqual(data(r.events), ['next']);
+    } finally {
+      await nc.close();
+      await e.close();
+    }
+  });
+
+  it('created again (memory storage, a server restart): old markers do not make gaps', async () => {
+    const small = retentionClass({ selector: '/busy/{n}', maxEvents: 1 });
+    const e = natsEngine({
+      url: nats.url,
+      stream: 'again',
+      storage: 'memory',
+      maxBackoffMs: 100,
+      retention: [small],
+      onLiveGap: () => {},
+    });
+    try {
+      await e.ready;
+      const old: EngineEvent[] = [];
+      for (let i = 0; i < 12; i++)
+        old.push(await e.append({ topics: [`/busy/${i}`], data: `b${i}` }));
+      await waitFor(() => (e.stats().classes?.[small.name]?.events ?? 99) <= 2, 'busy trimmed');
+      await nats.kill();
+      await nats.start();
+      await waitFor(() => e.health().ready, 'ready again', 20_000);
+      const fresh = await e.append({ topics: ['/busy/1'], data: 'fresh' });
+      await e.append({ topics: ['/t'], data: 'next' });
+      const r = await e.history({ after: fresh.id });
+      assert.equal(r.found, true, 'no marker of the old stream counts');
+      assert.deepEqual(data(r.events), ['next']);
+      const stale = await e.history({ after: old[11]!.id });
+      assert.equal(stale.found, false, 'an id of the old stream is unknown');
+      assert.deepEqual(data(stale.events), ['fresh', 'next']);
     } finally {
       await e.close();
     }
