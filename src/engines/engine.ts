@@ -122,7 +122,11 @@ export interface HistoryQuery {
    * returns `false` the read answers exactly as for an unknown id — `found: false`, the same
    * events from the same point (see {@link HistoryResult.events}), the same `oldest` and
    * `cursor` — so that an id the reader may not see (a private update's) cannot be confirmed by
-   * resuming after it. Called at most once per read. Omitted: every event.
+   * resuming after it. An engine whose generated ids are times rather than a counter (Redis),
+   * where most ids name nothing, answers a hidden entry as an id naming nothing there: above
+   * every eviction that is the unknown answer; at or before the newest one, a position to
+   * resume after (an evicted entry could have had it). Called at most once per read. Omitted:
+   * every event.
    */
   visible?: ((event: EngineEvent) => boolean) | undefined;
   /**

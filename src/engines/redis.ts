@@ -554,7 +554,8 @@ class RedisStreamEngine implements RedisEngine {
       start = null;
     } else {
       const s = locate.start;
-      // Known: an entry id of this stream's incarnation that was handed out (retained or not).
+      // Known: an entry id of this stream's incarnation that was handed out (retained or not);
+      // for a client's id, one it may resume after (see #names).
       const known =
         s !== '' &&
         locate.floor !== '' &&
@@ -839,21 +840,32 @@ class RedisStreamEngine implements RedisEngine {
   }
 
   /**
-   * Whether a client's id `after`, located at entry `s` of this incarnation, names what the
-   * reader may resume after (see `HistoryQuery.visible`): without `visible`, yes. A retained
-   * entry the reader may not see is as good as unknown; so is a custom id whose entry is gone,
-   * as in the other engines (it cannot be checked). An entry id that is not retained may name
-   * an evicted event: a position.
+   * Whether a client's id `after`, located at entry `s` of this incarnation, names a point the
+   * reader may resume after: a retained entry it may see (see `HistoryQuery.visible`; without
+   * `visible`, any), or one that may have been evicted.
+   *
+   * A retained entry the reader may not see is answered as if it were not there, so that
+   * resuming cannot tell that an entry exists at that id. Then a custom id is unknown when it
+   * cannot be checked (`visible` given: its entry is hidden or gone); otherwise the index still
+   * finds an evicted one. An entry id names a point only at or before the newest eviction (of
+   * any class, or without one), where an evicted entry could have had it: above every eviction,
+   * an entry id that is not retained was never handed out, whatever the stream holds around it.
+   * (Entry ids are sparse — they are times — so in-range ids that name nothing are plentiful;
+   * memory and NATS ids are a counter.)
    */
   #names(
     after: string,
     s: string,
-    locate: { fields: string[] | undefined },
+    locate: { exists: boolean; fields: string[] | undefined; lost: [string, string][] },
     visible: ((event: EngineEvent) => boolean) | undefined,
   ): boolean {
-    if (visible === undefined) return true;
-    if (locate.fields !== undefined) return visible(this.#toEvent([s, locate.fields]));
-    return isEntryId(after);
+    if (locate.exists) {
+      if (visible === undefined || visible(this.#toEvent([s, locate.fields ?? []]))) return true;
+    }
+    if (!isEntryId(after)) return visible === undefined;
+    let evicted: string | null = null;
+    for (const [, id] of locate.lost) evicted = newest(evicted, id);
+    return evicted !== null && compareEntryIds(s, evicted) <= 0;
   }
 
   /**

@@ -2,8 +2,9 @@
 // bounded on their own, `history` reports a loss only for the classes a reader cares about,
 // resumes exactly after a known start point even when it reports one, and starts after the
 // newest eviction when the start point is unknown — so a gap never brings back an event the
-// client saw. Run by test/integration/engine-retention.test.ts for the memory, Redis and NATS
-// engines; another engine can run it the same way.
+// client saw — and answers a start the reader may not see exactly as an unknown one. Run by
+// test/integration/engine-retention.test.ts for the memory, Redis and NATS engines; another
+// engine can run it the same way.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -32,6 +33,12 @@ export interface RetentionContractSetup {
    * trims after the fact, in batches); 0 for exact bounds.
    */
   slack: number;
+  /**
+   * Whether generated ids name times rather than a counter (Redis entry ids), so that most ids
+   * between two events name nothing. Such an engine answers an id the reader may not see below
+   * the newest eviction as it answers an id that names nothing there (its own test shows it).
+   */
+  sparseIds?: boolean;
 }
 
 const data = (events: readonly EngineEvent[]): string[] => events.map((e) => e.data);
@@ -167,6 +174,100 @@ export function retentionContract(name: string, setup: RetentionContractSetup): 
           after,
         );
       }
+    });
+
+    it('a start the reader may not see is answered exactly as an unknown id', async () => {
+      // Issue 14, item 7 under retention classes: an id the reader may not see (a private
+      // update it is not authorized for) must not be confirmed by resuming after it, so its
+      // answer is an unknown id's — after the newest eviction, whichever class evicted — for any
+      // set of classes the reader is concerned by. A reader that may see it resumes exactly
+      // after it.
+      const busy = retentionClass({ selector: '/busy/{n}', maxEvents: 2 });
+      const e = await make({ maxEvents: 100, retention: [busy] });
+      const f = await appendN(e, 2, () => '/feed', 'f');
+      const early = await e.append({
+        topics: ['/feed'],
+        data: 'h0',
+        id: 'secret-early',
+        private: true,
+      });
+      const earlyGenerated = await e.append({ topics: ['/feed'], data: 'h0g', private: true });
+      await appendN(e, 8, (i) => `/busy/${i}`, 'b');
+      await settled(e, (ev) => count(ev, 'b') <= 2 + setup.slack, 'busy trimmed');
+      const custom = await e.append({
+        topics: ['/feed'],
+        data: 'h1',
+        id: 'secret-late',
+        private: true,
+      });
+      const generated = await e.append({ topics: ['/feed'], data: 'h2', private: true });
+      await appendN(e, 2, () => '/feed', 'g');
+      const publicOnly = (ev: EngineEvent): boolean => !ev.private;
+      const concerned = [
+        undefined,
+        (c: string) => c === DEFAULT_RETENTION_CLASS,
+        (c: string) => c === busy.name,
+      ];
+      for (const concerns of concerned) {
+        const label = concerns === undefined ? 'every class' : 'one class';
+        for (const match of [undefined, publicOnly]) {
+          const ask = (after: string, visible = publicOnly) =>
+            e.history({ after, match, concerns, visible });
+          const unknown = await ask('never-published');
+          assert.equal(unknown.found, false);
+          assert.ok(!data(unknown.events).some((d) => d.startsWith('f')), 'after the eviction');
+          assert.deepEqual(
+            data(unknown.events).filter((d) => d.startsWith('g')),
+            ['g0', 'g1'],
+            label,
+          );
+          // Custom ids before and after the newest eviction, a generated one after it (and
+          // before it, where generated ids are a counter).
+          const hidden = [early.id, custom.id, generated.id];
+          if (setup.sparseIds !== true) hidden.push(earlyGenerated.id);
+          for (const id of hidden) {
+            assert.deepEqual(await ask(id), unknown, `${id}, ${label}`);
+          }
+          // What the reader may see it resumes exactly after, told of a loss only in a class
+          // it is concerned by.
+          const seen = await ask(custom.id, () => true);
+          assert.equal(seen.found, true, `nothing was evicted after ${custom.id}`);
+          assert.deepEqual(
+            data(seen.events),
+            match === undefined ? ['h2', 'g0', 'g1'] : ['g0', 'g1'],
+          );
+          const before = await ask(f[1]!.id, () => true);
+          const busyCounts = concerns === undefined || concerns(busy.name);
+          assert.equal(before.found, !busyCounts, `busy evicted after ${f[1]!.id}, ${label}`);
+          assert.equal(
+            data(before.events).filter((d) => d.startsWith('h'))[0],
+            match === undefined ? 'h0' : undefined,
+          );
+          assert.ok(
+            before.events.every((ev) => e.compare(ev.position, f[1]!.position) > 0),
+            'exactly after it',
+          );
+        }
+      }
+    });
+
+    it('a known start the reader may see resumes exactly after it, even evicted and with a loss', async () => {
+      const busy = retentionClass({ selector: '/busy/{n}', maxEvents: 3 });
+      const e = await make({ maxEvents: 100, retention: [busy] });
+      await appendN(e, 1, () => '/feed', 'f');
+      const b = await appendN(e, 12, (i) => `/busy/${i}`, 'b');
+      await appendN(e, 1, () => '/feed', 'g');
+      await settled(e, (ev) => count(ev, 'b') <= 3 + setup.slack, 'busy trimmed');
+      const everyone = (): boolean => true;
+      // b[2] was evicted (its visibility cannot be checked: a position the reader resumes
+      // after); b[11] is retained and visible.
+      const r = await e.history({ after: b[2]!.id, visible: everyone });
+      assert.equal(r.found, false, 'busy events after it were evicted');
+      assert.ok(r.events.every((ev) => e.compare(ev.position, b[2]!.position) > 0));
+      assert.ok(data(r.events).includes('g0') && data(r.events).includes('b11'));
+      const last = await e.history({ after: b[11]!.id, visible: everyone });
+      assert.equal(last.found, true);
+      assert.deepEqual(data(last.events), ['g0']);
     });
 
     it('an event belongs to a class only when the class claims every one of its topics', async () => {
