@@ -198,11 +198,14 @@ export class Hub extends EventEmitter<HubEventMap> {
    * (`Last-Event-ID` header, else `lastEventID` query, else `options.lastEventId`… see
    * {@link SubscribeOptions}), then delivers live events.
    *
-   * The response carries a `Last-Event-ID` header naming the id the stream resumes after: the
-   * requested id, `earliest` when the whole retained history is replayed (also after a gap), or
-   * — without replay — the id of the newest event the subscriber may see, of the newest event
-   * and the newest public one (none with `replayLast`, or for ids that are not printable ASCII).
-   * An id the subscriber may not see never reaches it: resuming after a private update it is not
+   * The response carries a `Last-Event-ID` header (Mercure's: the event preceding the first one
+   * sent): the requested id when nothing the subscriber could receive was lost after it;
+   * `earliest` when it asked for `earliest`, and after a loss — an unknown id, or a known one
+   * whose successors were evicted (the replay then still resumes right after a known id; the
+   * event before the first one sent is gone, and `herald.gap` tells what was lost); without
+   * replay, the id of the newest event the subscriber may see, of the newest event and the
+   * newest public one (none with `replayLast`, or for ids that are not printable ASCII). An id
+   * the subscriber may not see never reaches it: resuming after a private update it is not
    * authorized for is answered exactly as resuming after an unknown id.
    *
    * @throws {@link HeraldHubError} `INVALID_SUBSCRIBE` or `CLOSED`, before anything is written
@@ -698,6 +701,11 @@ export class Hub extends EventEmitter<HubEventMap> {
         });
         if (sub.closed) return;
         if (first) {
+          // Mercure (reconciliation): "To detect data loss, the subscriber MAY compare the value
+          // of the `Last-Event-ID` response HTTP header with the last event ID it requested." So
+          // after a loss the header is never the requested id, though a known one is still where
+          // the replay resumes: the event before the first one sent was evicted (nothing the
+          // subscriber may be told of), hence `earliest`, "if there is no preceding event".
           stream = open(fromEarliest || !result.found ? EARLIEST : sub.lastEventId);
           first = false;
         }
