@@ -1,14 +1,19 @@
 // Retention classes meeting history written without them: a Redis stream trimmed by MAXLEN, a
 // NATS stream bounded by its own limits. What those trims removed is lost to every class, so a
 // reader resuming from before it is told; one resuming after it is not; and the adopted events
-// are bounded from then on. Also a Redis stream deleted under the engine: ids of the old one
-// are unknown, not resumed after.
+// are bounded from then on, their sizes counted as eventSize counts them. Also a Redis stream
+// deleted under the engine: ids of the old one are unknown, not resumed after.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
-import { EARLIEST, type EngineEvent } from '../../src/engines/engine.js';
+import {
+  EARLIEST,
+  type EngineEvent,
+  eventSize,
+  TOPIC_OVERHEAD_BYTES,
+} from '../../src/engines/engine.js';
 import { natsEngine } from '../../src/engines/nats.js';
 import { redisEngine } from '../../src/engines/redis.js';
 import { retentionClass } from '../../src/hub/retention.js';
@@ -72,6 +77,38 @@ describe('redis: a stream written without retention classes', { skip: redisSkip 
       const again = await e.history({ after: ids[2]! });
       assert.equal(again.found, false, 'old3 left the default class since');
       assert.equal((await e.history({ after: ids[3]! })).found, true);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('sizes adopted entries as eventSize does: 48 bytes a topic, line breaks as on the wire', async () => {
+    const key = '{legacy-sizes}:events';
+    const topics = Array.from({ length: 10 }, (_, i) => `/t/${i}`);
+    const data = 'a\nb\nc\r\nd';
+    let prev = '0-0';
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      prev = (await client.call(
+        'XADD',
+        key,
+        '*',
+        'q',
+        prev,
+        't',
+        JSON.stringify(topics),
+        'd',
+        data,
+      )) as string;
+      ids.push(prev);
+    }
+    const e = redisEngine({ url: redis.url, key, retention: [busy] });
+    try {
+      const added = await e.append({ topics, data });
+      const counted = ids.reduce((n, id) => n + eventSize({ topics, data }, id), added.size);
+      const { bytes } = e.stats();
+      assert.ok(bytes >= counted, `${bytes} bytes counted, eventSize says ${counted}`);
+      assert.ok(counted > 5 * topics.length * TOPIC_OVERHEAD_BYTES, 'topics weigh most of it');
     } finally {
       await e.close();
     }
