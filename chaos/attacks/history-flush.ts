@@ -258,6 +258,7 @@ async function runOn(ctx: ScenarioContext, kind: EngineKind, p: Params): Promise
   }
 }
 
+/** Issue 14, item 8: subscribers coming and going cannot flush other topics' history. */
 export const historyFlush: Scenario = {
   name: 'attack-history-flush',
   summary:

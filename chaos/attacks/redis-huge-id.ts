@@ -75,6 +75,7 @@ function resume(url: string, id: string): Promise<{ outcome: Outcome; status: nu
   });
 }
 
+/** Issue 14, item 13: out-of-range Redis stream ids as `Last-Event-ID` are unknown ids. */
 export const redisHugeId: Scenario = {
   name: 'attack-redis-huge-id',
   summary:
