@@ -88,7 +88,8 @@ end
  * and `default` among them).
  * ARGV: 1 = custom id or `''`, 2 = the event's class name, 3 = its class's `maxEvents`, 4 = its
  * class's byte bound (`0` = none), 5 = ttl in ms (`0` = none), 6 = the stream's safety bound
- * (`0` = none), 7 = the event's size (`eventSize`), 8 = n, the number of class lists in
+ * (`0` = none), 7 = the event's size (`eventSize`; for a generated id, without it: the script
+ * adds the entry id's length), 8 = n, the number of class lists in
  * KEYS[6…], 9…8+n = their class names, then the field/value pairs of the entry (without `q`,
  * which the script adds).
  *
@@ -160,13 +161,17 @@ end
 local args = {'XADD', stream, '*', 'q', prev}
 for i = 9 + n, #ARGV do args[#args + 1] = ARGV[i] end
 local id = redis.call(unpack(args))
+-- A generated id counts as it is (eventSize counts the SSE id's bytes).
+if cid == '' then size = size + #id end
 if born then redis.call('HSET', meta, '^', id) end
 redis.call('RPUSH', list, id .. ' ' .. size)
 local bytes = redis.call('HINCRBY', cbytes, cls, size)
 
--- The event's class keeps its newest max entries, within its byte bound (exactly).
+-- The event's class keeps its newest max entries, within its byte bound (exactly), and always
+-- the event just appended (refused before the script when larger than the bound with a 15-byte
+-- id; a longer generated id may take it over by those few bytes).
 local evicted = nil
-while redis.call('LLEN', list) > max or (maxBytes > 0 and bytes > maxBytes) do
+while redis.call('LLEN', list) > max or (maxBytes > 0 and bytes > maxBytes and redis.call('LLEN', list) > 1) do
   local item = redis.call('LPOP', list)
   if not item then break end
   local e, s = entryOf(item)

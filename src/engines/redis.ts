@@ -495,7 +495,9 @@ class RedisStreamEngine implements RedisEngine {
           Number.isFinite(keys.maxBytes) ? String(keys.maxBytes) : '0',
           String(this.#ttlMs),
           String(this.#safety),
-          String(probeSize),
+          // The size as `eventSize` counts it once the id is known: a generated one is added by
+          // the script (the probe above assumed 15 characters).
+          String(customId === undefined ? eventSize(input, '') : probeSize),
           String(this.#allNames.length),
           ...this.#allNames,
           ...fields,

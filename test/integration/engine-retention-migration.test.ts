@@ -144,6 +144,9 @@ describe('redis: a stream written without retention classes', { skip: redisSkip 
       assert.ok(bytes <= 1000, `${bytes} bytes kept`);
       assert.ok(bytes + sent[sent.length - kept.length - 1]!.size > 1000, 'no fewer than fit');
       assert.equal(all.events[0]!.id, feed.id, 'the default class is untouched');
+      // Counted as eventSize counts them, the generated ids' own length included.
+      const retained = all.events.reduce((n, ev) => n + ev.size, 0);
+      assert.equal(e.stats().bytes, retained);
     } finally {
       await e.close();
     }
