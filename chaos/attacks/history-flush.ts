@@ -129,6 +129,11 @@ async function runOn(ctx: ScenarioContext, kind: EngineKind, p: Params): Promise
     engine.url,
     '--history-size',
     String(p.history),
+    // The healthy pair beside the attack publishes on /bystander as fast as the hub goes (300/s
+    // and more on an idle machine): in the default class it would evict the readers' /news in
+    // the short variant's 300-event history. A busy topic gets a class of its own.
+    '--history-topic',
+    `/bystander=${p.history}`,
   ]);
   try {
     const token = await publisherToken();
