@@ -1,6 +1,12 @@
 /** Where the bundle is written: dist/client.browser.js. */
 export declare const BUNDLE_PATH: string;
 
+/** Where the shared mode's worker script is written: dist/client.shared-worker.js. */
+export declare const SHARED_WORKER_PATH: string;
+
+/** The source of the shared mode's worker script: src/client/shared-worker.ts. */
+export declare const SHARED_WORKER_ENTRY: string;
+
 /** What a build produced. */
 export interface ClientBundle {
   /** The bundle's source. */

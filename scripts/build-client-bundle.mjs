@@ -1,5 +1,7 @@
 // Builds the browser bundle of herald/client: src/client/index.ts → dist/client.browser.js
-// (ESM, minified, platform browser), and reports its size minified and minified + gzip.
+// (ESM, minified, platform browser), and reports its size minified and minified + gzip; and the
+// shared mode's worker script beside it: src/client/shared-worker.ts →
+// dist/client.shared-worker.js (standalone, no imports), the bundle's default `workerUrl`.
 //
 //   node scripts/build-client-bundle.mjs            writes dist/client.browser.js
 //   node scripts/build-client-bundle.mjs --check    builds in memory, only reports sizes
@@ -16,6 +18,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Where the bundle is written. */
 export const BUNDLE_PATH = join(root, 'dist', 'client.browser.js');
+
+/** The shared mode's worker script, beside the bundle (the bundle's default `workerUrl`). */
+export const SHARED_WORKER_PATH = join(root, 'dist', 'client.shared-worker.js');
+
+/** The source of the shared mode's worker script. */
+export const SHARED_WORKER_ENTRY = join(root, 'src', 'client', 'shared-worker.ts');
 
 /**
  * Bundles `entry` for browsers.
@@ -37,6 +45,8 @@ export async function buildClientBundle(options = {}) {
     target: 'es2022',
     minify: true,
     legalComments: 'none',
+    // The bundle's shared mode starts the worker script next to it (see src/client/shared.ts).
+    define: { HERALD_SHARED_WORKER_FILE: JSON.stringify('./client.shared-worker.js') },
     write: false,
     logLevel: 'silent',
   });
@@ -54,9 +64,14 @@ export async function buildClientBundle(options = {}) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const check = process.argv.includes('--check');
-  const { minBytes, gzipBytes } = await buildClientBundle({ write: !check });
   const kb = (n) => `${(n / 1024).toFixed(2)} KB`;
-  console.log(
-    `${check ? '(not written) ' : ''}dist/client.browser.js: ${minBytes} B (${kb(minBytes)}) minified, ${gzipBytes} B (${kb(gzipBytes)}) minified + gzip`,
-  );
+  for (const [name, entry, outfile] of [
+    ['client.browser.js', undefined, BUNDLE_PATH],
+    ['client.shared-worker.js', SHARED_WORKER_ENTRY, SHARED_WORKER_PATH],
+  ]) {
+    const { minBytes, gzipBytes } = await buildClientBundle({ write: !check, entry, outfile });
+    console.log(
+      `${check ? '(not written) ' : ''}dist/${name}: ${minBytes} B (${kb(minBytes)}) minified, ${gzipBytes} B (${kb(gzipBytes)}) minified + gzip`,
+    );
+  }
 }

@@ -7,6 +7,7 @@
  * - {@link subscribe}: headers, POST bodies, backoff with jitter, heartbeat watchdog, dedupe,
  *   JSON + Standard Schema validation, async iteration, gap reports, visibility pausing.
  * - {@link subscribeHub}: the same against a Mercure-compatible hub.
+ * - {@link sharedConnection}: their `shared` option, one connection for all tabs of an origin.
  * @packageDocumentation
  */
 export { type BackoffPolicy, backoffDelay } from './backoff.js';
@@ -24,6 +25,7 @@ export {
 } from './event-source.js';
 export { type SubscribeHubOptions, subscribeHub } from './hub.js';
 export type { FetchLike } from './request.js';
+export { type SharedMode, type SharedOptions, sharedConnection } from './shared.js';
 export type { StandardSchemaV1 } from './standard-schema.js';
 export {
   type EventMap,

@@ -4,6 +4,7 @@ import { openConnection, type ReadyState } from './connection.js';
 import { createDedupe } from './dedupe.js';
 import { HeraldClientError } from './errors.js';
 import { type FetchLike, globalFetch, resolveUrl, streamHeaders } from './request.js';
+import type { SharedMode } from './shared.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 import { systemTimers, type Timers } from './timers.js';
 
@@ -147,6 +148,13 @@ export interface SubscribeOptions<E extends EventMap = StringEvents> {
   now?: () => number;
   /** The visibility source for `pauseWhenHidden`. Default: `globalThis.document`. */
   visibility?: VisibilitySource;
+  /**
+   * `sharedConnection()`: share one connection among the tabs of this origin that subscribe to
+   * the same URL with the same request and options, through a SharedWorker (per-tab
+   * connections where there is none). Each tab keeps its own listeners and options. See
+   * docs/client.md, "Shared mode".
+   */
+  shared?: SharedMode;
 }
 
 /** A running subscription: listen with `on()`, or iterate with `for await`. */
@@ -223,6 +231,7 @@ export function subscribe<E extends EventMap>(
   url: string | URL,
   options: SubscribeOptions<E> = {},
 ): Subscription<E> {
+  if (options.shared) return options.shared.subscribe(url, options);
   type Delivered = HeraldEventOf<E>;
   type Listener = (data: unknown, event: Delivered) => void;
   const {
