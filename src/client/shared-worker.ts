@@ -135,8 +135,11 @@ export interface SharedScope {
   navigator?: { locks?: LockManager };
 }
 
-/** How long a tab without Web Locks may stay silent before it counts as gone, in ms. */
-const PING_LIMIT_MS = 40_000;
+/**
+ * How long a tab without Web Locks may stay silent before it counts as gone, in ms: above the
+ * minute to which browsers throttle the timers of pages hidden for long.
+ */
+const PING_LIMIT_MS = 150_000;
 
 /**
  * Serves tabs in a `SharedWorkerGlobalScope`: groups their subscriptions by key, keeps one
@@ -321,16 +324,34 @@ export function serveTabs(scope: SharedScope): void {
   };
 
   const gone = (port: MessagePort): void => {
-    for (const member of ports.get(port)?.values() ?? []) leave(member);
+    for (const member of ports.get(port)?.values() ?? []) {
+      // Heard by a tab that was only silent (timers of hidden pages are throttled): its
+      // attempt fails and its retry attaches again.
+      send(member, {
+        t: 'fail',
+        code: 'NETWORK',
+        message: 'the shared worker had not heard from this tab',
+        retry: true,
+      });
+      leave(member);
+    }
     ports.delete(port);
     pinged.delete(port);
-    port.close();
   };
 
   scope.onconnect = (event) => {
     const port = event.ports[0]!;
     ports.set(port, new Map());
     port.onmessage = ({ data }: MessageEvent<TabMessage>) => {
+      if (data.t === 'bye') {
+        gone(port);
+        port.close();
+        return;
+      }
+      // A tab counted as gone that speaks again was only silent: it is back.
+      if (!ports.has(port) && (data.t === 'attach' || data.t === 'ping')) {
+        ports.set(port, new Map());
+      }
       if (!ports.has(port)) return;
       switch (data.t) {
         case 'hello':
@@ -346,7 +367,7 @@ export function serveTabs(scope: SharedScope): void {
                 for (const [silent, at] of pinged) {
                   if (Date.now() - at > PING_LIMIT_MS) gone(silent);
                 }
-              }, PING_LIMIT_MS / 4);
+              }, PING_LIMIT_MS / 10);
             }
           }
           break;
@@ -369,9 +390,6 @@ export function serveTabs(scope: SharedScope): void {
           if (member) leave(member);
           break;
         }
-        case 'bye':
-          gone(port);
-          break;
       }
     };
   };

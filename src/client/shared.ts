@@ -78,7 +78,9 @@ function connect(url: string): Client | undefined {
     attempts: new Map(),
     broken: false,
   };
+  let pinger: ReturnType<typeof setInterval> | undefined;
   const abandon = (): void => {
+    clearInterval(pinger);
     clients.delete(url);
     for (const settle of client.attempts.values()) settle(undefined);
     client.attempts.clear();
@@ -107,7 +109,7 @@ function connect(url: string): Client | undefined {
       .catch(() => {});
   } else {
     client.post({ t: 'hello', lock: undefined });
-    setInterval(() => client.post({ t: 'ping' }), PING_MS);
+    pinger = setInterval(() => client.post({ t: 'ping' }), PING_MS);
   }
   // SharedWorker ports have no close event: say goodbye when the page goes away. A page
   // restored from the back/forward cache reconnects through a new client.

@@ -15,7 +15,8 @@ import { chromiumSkipReason, launchChromium } from '../helpers/chromium.js';
 import { closeServer, listen } from '../helpers/net.js';
 
 // ?events=a,b: only those types; ?user=…: the x-user header; ?nosw: no SharedWorker;
-// ?nopagehide: the tab never says goodbye (as when it crashes).
+// ?nopagehide: the tab never says goodbye (as when it crashes); ?hideable: pauseWhenHidden, with
+// setVisible(boolean) to switch.
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <script type="module">
@@ -31,9 +32,24 @@ const PAGE = `<!doctype html>
   window.received = [];
   window.opened = 0;
   window.errors = [];
+  // A visibility source the test switches (for pauseWhenHidden).
+  const listeners = new Set();
+  window.visibility = {
+    visibilityState: 'visible',
+    addEventListener: (type, listener) => listeners.add(listener),
+    removeEventListener: (type, listener) => listeners.delete(listener),
+  };
+  window.setVisible = (visible) => {
+    window.visibility.visibilityState = visible ? 'visible' : 'hidden';
+    for (const listener of listeners) listener();
+  };
   window.sub = subscribe('/events', {
+    pauseWhenHidden: params.has('hideable'),
+    visibility: window.visibility,
     shared: sharedConnection(),
     json: true,
+    // No dedupe: an event the worker delivered twice would show.
+    dedupe: false,
     events: params.get('events')?.split(','),
     headers: { 'x-user': params.get('user') ?? 'ann' },
     minDelayMs: 10,
@@ -231,6 +247,48 @@ describe('subscribe() shared mode in Chromium', { skip }, () => {
     assert.equal(connections.items.length, 2, 'one reconnection for both tabs');
     await context.close();
     await withTimeout(second!.closed, 'the connection to close with the tabs');
+  });
+
+  test('pauseWhenHidden: a tab back from hidden gets what it missed from the worker; all hidden pauses the connection', async () => {
+    connections = new Collector();
+    const context = await browser.newContext();
+    const [a, b] = await openTabs(context, ['?hideable', '?hideable']);
+    const setVisible = (page: Page, visible: boolean): Promise<void> =>
+      page.evaluate(
+        (v) => (globalThis as unknown as { setVisible(v: boolean): void }).setVisible(v),
+        visible,
+      );
+    const ids = [await publish('a', 1)];
+    for (const page of [a!, b!]) await waitFor(page, 1);
+    await setVisible(a!, false);
+    ids.push(await publish('a', 2), await publish('a', 3));
+    await waitFor(b!, 3);
+    await setVisible(a!, true);
+    ids.push(await publish('a', 4));
+    const expected = (n: number) => ids.slice(0, n).map((id, i) => ['a', i + 1, id]);
+    for (const page of [a!, b!]) {
+      await waitFor(page, 4);
+      assert.deepEqual(await received(page), expected(4));
+    }
+    assert.equal(connections.items.length, 1, 'the hidden tab came back to the same connection');
+
+    // Both hidden: nobody reads, the connection is closed until a tab is shown again.
+    await setVisible(a!, false);
+    await setVisible(b!, false);
+    await withTimeout(connections.items[0]!.closed, 'the paused connection to close');
+    await setVisible(a!, true);
+    const [, second] = await connections.count(2, 'the resumed connection');
+    assert.equal(second!.lastEventId, ids[3]);
+    await second!.sub.ready;
+    ids.push(await publish('a', 5));
+    await waitFor(a!, 5);
+    await setVisible(b!, true);
+    for (const page of [a!, b!]) {
+      await waitFor(page, 5);
+      assert.deepEqual(await received(page), expected(5));
+    }
+    assert.equal(connections.items.length, 2);
+    await context.close();
   });
 
   test('different headers never share a connection', async () => {
