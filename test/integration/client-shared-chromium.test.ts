@@ -58,6 +58,11 @@ const PAGE = `<!doctype html>
     onError: (error) => window.errors.push(error.code),
     onEvent: (event) => window.received.push([event.type, event.data.n, event.lastEventId]),
   });
+  window.ended = window.sub.closed.then((reason) => reason && {
+    code: reason.code,
+    status: reason.response?.status,
+    why: reason.response?.headers.get('x-reason'),
+  });
 </script>`;
 
 interface Connection {
@@ -75,6 +80,7 @@ describe('subscribe() shared mode in Chromium', { skip }, () => {
   let server: http.Server;
   let origin: string;
   let connections = new Collector<Connection>();
+  let refusals = 0;
 
   before(async () => {
     const bundle = await buildClientBundle();
@@ -86,6 +92,9 @@ describe('subscribe() shared mode in Chromium', { skip }, () => {
         res
           .writeHead(200, { 'content-type': 'text/javascript' })
           .end(path === '/client.browser.js' ? bundle.code : worker.code);
+      } else if (path === '/events' && req.headers['x-user'] === 'eve') {
+        refusals++;
+        res.writeHead(401, { 'x-reason': 'eve may not read' }).end('eve may not read');
       } else if (path === '/events') {
         const user = req.headers['x-user'];
         const lastEventId = req.headers['last-event-id'];
@@ -303,6 +312,24 @@ describe('subscribe() shared mode in Chromium', { skip }, () => {
     }
     await context.close();
     await Promise.all(connections.items.map((c) => withTimeout(c.closed, 'connections to close')));
+  });
+
+  test('a refusal ends the subscription of every tab with the status and headers the server sent', async () => {
+    connections = new Collector();
+    refusals = 0;
+    const context = await browser.newContext();
+    const pages = await Promise.all([context.newPage(), context.newPage()]);
+    await Promise.all(pages.map((page) => page.goto(`${origin}/?user=eve`)));
+    for (const page of pages) {
+      // The page's module script runs on after load (it awaits the bundle's import).
+      await page.waitForFunction(() => 'ended' in globalThis);
+      const ended = await page.evaluate(() => (globalThis as unknown as { ended: unknown }).ended);
+      assert.deepEqual(ended, { code: 'BAD_STATUS', status: 401, why: 'eve may not read' });
+    }
+    // Not retried (401 is not in retryOn): one request per tab at most.
+    assert.ok(refusals >= 1 && refusals <= 2, `${refusals} requests`);
+    assert.equal(connections.items.length, 0);
+    await context.close();
   });
 
   test('without SharedWorker each tab connects on its own and gets every event', async () => {
