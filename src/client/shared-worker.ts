@@ -5,7 +5,7 @@ import { globalFetch, streamHeaders } from './request.js';
 import { systemTimers } from './timers.js';
 
 // The SharedWorker of `subscribe(url, { shared: true })`: one real connection per group of tab
-// subscriptions with the same request (URL, method, body, credentials mode, headers) and the
+// subscriptions with the same request (a GET of one URL, credentials mode, headers) and the
 // same connection options, fanned out to every tab's MessagePort. The tabs keep their own
 // pipelines (event types, JSON, schemas, dedupe, listeners) and their own backoff: after a
 // failure this worker waits for the first tab to come back, then resumes the stream with
@@ -27,10 +27,6 @@ export interface SharedPolicy {
 export interface SharedRequest {
   /** The absolute URL. */
   url: string;
-  /** The request method. */
-  method: string | undefined;
-  /** The request body (only text can be compared, so only text is shared). */
-  body: string | undefined;
   /** Fetch's credentials mode. */
   credentials: RequestCredentials | undefined;
   /** The caller's headers, lower-cased and sorted (no `Accept`, no `Last-Event-ID`). */
@@ -217,8 +213,6 @@ export function serveTabs(scope: SharedScope): void {
       idleTimeoutMs: policy.idleTimeoutMs,
       maxEventBytes: policy.maxEventBytes,
       init: (id) => ({
-        method: request.method,
-        body: request.body,
         credentials: request.credentials,
         cache: 'no-store',
         headers: streamHeaders(id, request.headers),

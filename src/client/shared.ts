@@ -148,7 +148,7 @@ function networkError(message: Extract<WorkerMessage, { t: 'fail' }> | undefined
 
 /**
  * The shared mode of {@link subscribe} and `subscribeHub`: tabs of one origin that subscribe
- * to the same URL with the same request (method, body, credentials mode, headers or token)
+ * to the same URL with the same request (credentials mode, headers or token)
  * and the same connection options share one connection, held by a SharedWorker. Each tab keeps
  * its own listeners and options; the connection is closed when the last tab's subscription
  * ends. Where there is no SharedWorker (or it cannot start), each tab connects on its own.
@@ -158,7 +158,7 @@ function networkError(message: Extract<WorkerMessage, { t: 'fail' }> | undefined
  * ```
  *
  * `subscribe` throws a TypeError in this mode for `fetch` or `shouldRetry` (they cannot run in
- * the worker) and for a body that is not a string.
+ * the worker) and for a method other than GET.
  *
  * @param shared - where the worker script is
  */
@@ -172,14 +172,14 @@ function subscribeShared<E extends EventMap>(
   options: SubscribeOptions<E>,
   shared: SharedOptions,
 ): Subscription<E> {
-  const { body } = options;
   if (options.fetch || options.shouldRetry) {
     throw new TypeError(
-      'shared: fetch and shouldRetry run in the tab and cannot be sent to the shared worker; leave them out or leave out shared',
+      'shared: fetch and shouldRetry run in the tab and cannot be sent to the shared worker; leave them out, or leave out shared',
     );
   }
-  if (body !== undefined && typeof body !== 'string') {
-    throw new TypeError('shared: only a string body can be shared; send text or leave out shared');
+  if ((options.method ?? 'GET').toUpperCase() !== 'GET' || options.body != null) {
+    // A POST stream answers one request (an LLM prompt): there is nothing for tabs to share.
+    throw new TypeError('shared: only GET streams are shared; leave out shared for a POST');
   }
   const href = resolveUrl(url).href;
   const workerUrl =
@@ -212,8 +212,6 @@ function subscribeShared<E extends EventMap>(
     headers.delete('last-event-id');
     const request: SharedRequest = {
       url: href,
-      method: init.method?.toUpperCase(),
-      body: init.body as string | undefined,
       credentials: init.credentials,
       // Sorted and lower-cased by Headers: equal requests give equal keys.
       headers: [...headers],

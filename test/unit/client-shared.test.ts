@@ -47,7 +47,8 @@ test('shared mode refuses what cannot run in the worker, with the way out', () =
   for (const options of [
     { fetch: globalThis.fetch },
     { shouldRetry: () => true },
-    { method: 'POST', body: new Blob(['x']) },
+    { method: 'POST', body: '{"prompt":"hi"}' },
+    { method: 'post' },
   ]) {
     assert.throws(() => subscribe('http://127.0.0.1:1/events', { shared, ...options }), {
       name: 'TypeError',
