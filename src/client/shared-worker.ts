@@ -42,7 +42,6 @@ export type TabMessage =
       t: 'attach';
       s: number;
       a: number;
-      key: string;
       request: SharedRequest;
       policy: SharedPolicy;
       lastEventId: string;
@@ -284,7 +283,17 @@ export function serveTabs(scope: SharedScope): void {
   };
 
   const attach = (port: MessagePort, message: Extract<TabMessage, { t: 'attach' }>): void => {
-    const { s, a, key, lastEventId } = message;
+    const { s, a, lastEventId } = message;
+    // Who shares is decided here, from what will be sent, never from a name a tab gives.
+    const key = JSON.stringify([
+      message.request.url,
+      message.request.credentials ?? null,
+      message.request.headers,
+      message.policy.retryOn,
+      message.policy.maxRetries,
+      message.policy.idleTimeoutMs,
+      message.policy.maxEventBytes ?? null,
+    ]);
     const members = ports.get(port);
     if (!members) return;
     let member = members.get(s);

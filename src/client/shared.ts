@@ -213,7 +213,7 @@ function subscribeShared<E extends EventMap>(
     const request: SharedRequest = {
       url: href,
       credentials: init.credentials,
-      // Sorted and lower-cased by Headers: equal requests give equal keys.
+      // Sorted and lower-cased by Headers: equal requests are equal messages.
       headers: [...headers],
     };
     const a = ++counter;
@@ -280,7 +280,6 @@ function subscribeShared<E extends EventMap>(
         t: 'attach',
         s,
         a,
-        key: JSON.stringify([request, policy]),
         request,
         policy,
         lastEventId,
