@@ -10,9 +10,9 @@ import type {
 import type { EventMap, SubscribeOptions, Subscription } from './subscribe.js';
 import { subscribe } from './subscribe.js';
 
-// The tab's side of `subscribe(url, { shared: true })`. Each subscription keeps its whole
-// pipeline (event types, JSON, schemas, dedupe, listeners, backoff) and reads, instead of a
-// network response, a stream the SharedWorker (shared-worker.ts) feeds from the one real
+// The tab's side of `subscribe(url, { shared: sharedConnection() })`. Each subscription keeps
+// its whole pipeline (event types, JSON, schemas, dedupe, listeners, backoff) and reads, instead
+// of a network response, a stream the SharedWorker (shared-worker.ts) feeds from the one real
 // connection of its group: the worker's events re-encoded as event stream text, its failures
 // as the same errors, its refusals as the same status and headers.
 
