@@ -12,10 +12,14 @@ import { redisEngine } from '../../src/engines/redis.js';
 import { natsSkip, startNats, type TestNats } from '../helpers/nats-server.js';
 import { redisSkip, startRedis, type TestRedis } from '../helpers/redis-server.js';
 
-/** Sizes that vary a lot: small, big, line breaks (7× on the wire), one larger than a page. */
+/**
+ * Sizes that vary a lot: small, big, line breaks (7× on the wire; many, or a few CRs and LFs
+ * among other text, which Redis counts another way), one larger than a page.
+ */
 function payload(i: number): string {
   if (i === 7) return 'L'.repeat(40_000);
   if (i % 5 === 0) return '\n'.repeat(2000);
+  if (i % 5 === 3) return `${i}\r\n${'b'.repeat(i * 31)}\r${'\n'.repeat(i % 60)}end`;
   return `${i}:${'p'.repeat((i * 997) % 3000)}`;
 }
 
