@@ -118,3 +118,17 @@ export function connectRedis(url: string, options: RedisConnectOptions): RedisCl
   }
   return invalid(url, `unknown scheme "${scheme}:"`);
 }
+
+/**
+ * Another connection like `client` — the same server, sentinels or cluster, credentials and
+ * fail-fast settings — named `name` (in `CLIENT LIST`). On a cluster it is a second cluster
+ * client that reads from masters only, whatever `client` does: the engine's connections must
+ * all see every append that has completed (a replica may lag).
+ */
+export function duplicateRedis(client: RedisClient, name: string): RedisClient {
+  if (client instanceof Redis) return client.duplicate({ connectionName: name });
+  return client.duplicate([], {
+    scaleReads: 'master',
+    redisOptions: { ...client.options.redisOptions, connectionName: name },
+  });
+}

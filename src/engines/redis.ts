@@ -35,15 +35,27 @@
  * **Reads** are bounded by bytes too (`HistoryQuery.maxBytes`): a script returns a page of
  * entries up to a byte budget, so a replay never pulls a count of large events at once.
  *
- * **Faults.** The command connection has no offline queue: while Redis is unreachable, appends
- * and reads reject at once with `UNAVAILABLE` and `health()` is not ready. An append whose reply
+ * **Connections.** Three per engine, all to the master (on a cluster, the slot's master): the
+ * command connection runs appends; the history connection runs every read of history
+ * (`history`, `latest`, `resolve`), so that appends never queue behind megabytes of replayed
+ * replies; the live reader blocks in `XREAD`. Reads need not be ordered after appends on one
+ * connection: a read sent after an append completed sees it (one server executes both), and an
+ * append a read missed reaches the hub through the live reader after the read was sent, that is
+ * after the replaying subscriber was registered (see the hub's replay). The page reads of all
+ * replays together ask for at most `readBytesInFlight` bytes at once, so the history
+ * connection never holds more than that of replies (plus one event a page, a page being at
+ * least one event).
+ *
+ * **Faults.** The connections have no offline queue: while Redis is unreachable, appends and
+ * reads reject at once with `UNAVAILABLE` and `health()` is not ready (nor while any one of
+ * the three is reconnecting). An append whose reply
  * was lost with the connection also rejects `UNAVAILABLE`, although Redis may have stored it.
  *
  * @packageDocumentation
  */
 
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { BytesInFlight } from './bytes-in-flight.js';
 import {
   checkRetentionClasses,
   DEFAULT_RETENTION_CLASS,
@@ -67,13 +79,15 @@ import {
   retentionClassOf,
   validateEventInput,
 } from './engine.js';
-import { connectRedis, type RedisClient } from './redis-connect.js';
+import { connectRedis, duplicateRedis, type RedisClient } from './redis-connect.js';
 import { APPEND_SCRIPT, LOCATE_SCRIPT, RANGE_SCRIPT } from './redis-scripts.js';
 
 /** Default {@link RedisEngineOptions.key}. */
 export const DEFAULT_REDIS_KEY = '{herald}:events';
 /** Default {@link RedisEngineOptions.maxEvents}. */
 export const DEFAULT_REDIS_MAX_EVENTS = 10_000;
+/** Default {@link RedisEngineOptions.readBytesInFlight}: 16 MiB. */
+export const DEFAULT_REDIS_READ_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 /** Default {@link RedisEngineOptions.blockMs}. */
 export const DEFAULT_REDIS_BLOCK_MS = 5_000;
 
@@ -87,8 +101,9 @@ export interface RedisEngineOptions {
   url?: string;
   /**
    * A connected ioredis client (`Redis` or `Cluster`) to use for commands instead of `url`. The
-   * engine duplicates it for its blocking reads and leaves it open on `close()`. Give it
-   * `enableOfflineQueue: false` so appends fail fast while Redis is down.
+   * engine duplicates it for its history reads and its blocking reads (closing those on
+   * `close()`) and leaves it open. Give it `enableOfflineQueue: false` so appends fail fast
+   * while Redis is down.
    */
   client?: RedisClient;
   /**
@@ -123,6 +138,14 @@ export interface RedisEngineOptions {
   maxBackoffMs?: number;
   /** Events read per `XRANGE` / `XREVRANGE` page. Default 500. */
   pageSize?: number;
+  /**
+   * Most bytes of history pages read at once, over every read of this engine (every replay of
+   * the node): a page read asks for its byte budget (`HistoryQuery.maxBytes` left, at most
+   * this) before it is sent and waits its turn when the others have taken it all, so the
+   * history connection never holds hundreds of megabytes of replies at once. A page still
+   * takes at least one event, whatever its size. Default 16 MiB.
+   */
+  readBytesInFlight?: number;
   /**
    * Called when a listener throws; the other listeners still run. Default: rethrow in a
    * microtask, where it surfaces as an uncaught exception.
@@ -258,6 +281,9 @@ class RedisStreamEngine implements RedisEngine {
   readonly #cmd: RedisClient;
   readonly #ownsCmd: boolean;
   readonly #reader: RedisClient;
+  /** History reads: a connection of their own, so appends never wait behind their replies. */
+  readonly #reads: RedisClient;
+  readonly #readBytes: BytesInFlight;
   #closed = false;
   #closedError = (): HeraldEngineError =>
     new HeraldEngineError('CLOSED', 'the redis engine is closed; create a new one');
@@ -323,6 +349,9 @@ class RedisStreamEngine implements RedisEngine {
     this.#blockMs = option('blockMs', options.blockMs, DEFAULT_REDIS_BLOCK_MS, 1);
     this.#maxBackoffMs = option('maxBackoffMs', options.maxBackoffMs, 2_000, 1);
     this.#pageSize = option('pageSize', options.pageSize, 500, 1);
+    this.#readBytes = new BytesInFlight(
+      option('readBytesInFlight', options.readBytesInFlight, DEFAULT_REDIS_READ_BYTES_IN_FLIGHT, 1),
+    );
     this.#listeners = new EngineListeners(options.onListenerError);
     this.#onLiveGap =
       options.onLiveGap ??
@@ -341,16 +370,17 @@ class RedisStreamEngine implements RedisEngine {
       this.#ownsCmd = true;
     }
     // The live reader blocks in XREAD, so it needs a connection of its own (same settings); it
-    // retries by itself (see #loop), from the last id it saw.
-    this.#reader =
-      this.#cmd instanceof Redis
-        ? this.#cmd.duplicate({ connectionName: 'herald-reader' })
-        : this.#cmd.duplicate();
+    // retries by itself (see #loop), from the last id it saw. History reads have one too:
+    // their replies (megabytes for a replay of big events) would hold up the appends behind
+    // them on a shared connection.
+    this.#reader = duplicateRedis(this.#cmd, 'herald-reader');
+    this.#reads = duplicateRedis(this.#cmd, 'herald-history');
     const onError = (error: Error): void => {
       this.#lastError = error.message;
     };
     this.#cmd.on('error', onError);
     this.#reader.on('error', onError);
+    this.#reads.on('error', onError);
     this.#reader.on('close', () => {
       this.#readerOk = false;
     });
@@ -378,6 +408,7 @@ class RedisStreamEngine implements RedisEngine {
       if (this.#closed) throw this.#closedError();
       try {
         await this.#cmd.call('PING');
+        await this.#reads.call('PING');
         const last = await this.#reader.call('EXISTS', this.#key);
         if (last === 1) {
           const info = (await this.#reader.call('XINFO', 'STREAM', this.#key)) as unknown[];
@@ -486,6 +517,7 @@ class RedisStreamEngine implements RedisEngine {
     if (input.private === true) fields.push('p', '1');
     const reply = (await this.#guard(
       this.#script(
+        this.#cmd,
         APPEND_SCRIPT,
         [this.#key, this.#idsKey, this.#metaKey, this.#classBytesKey, keys.list, ...this.#allLists],
         [
@@ -592,20 +624,41 @@ class RedisStreamEngine implements RedisEngine {
         more = true;
         break;
       }
-      const budget = Number.isFinite(maxBytes) ? String(maxBytes - spent) : '9007199254740991';
-      const [page, done] = (await this.#guard(
-        this.#script(
-          RANGE_SCRIPT,
-          [this.#key],
-          [from, String(this.#pageSize), budget, events.length === 0 ? '1' : '0'],
-        ),
-      )) as [Entry[], number];
+      // The page asks for the budget left, at most what may be in flight. Cut by the latter, it
+      // still takes one event (else it could take none): one past the budget left is dropped
+      // below, as the script would have.
+      const capped = maxBytes - spent > this.#readBytes.limit;
+      const budget = capped ? this.#readBytes.limit : maxBytes - spent;
+      const release = await this.#guard(this.#readBytes.acquire(budget));
+      let page: Entry[];
+      let done: number;
+      try {
+        [page, done] = (await this.#guard(
+          this.#script(
+            this.#reads,
+            RANGE_SCRIPT,
+            [this.#key],
+            [
+              from,
+              String(this.#pageSize),
+              String(budget),
+              events.length === 0 || capped ? '1' : '0',
+            ],
+          ),
+        )) as [Entry[], number];
+      } finally {
+        release();
+      }
       for (let i = 0; i < page.length; i++) {
         if (events.length >= limit) {
           more = true;
           break outer;
         }
         const e = this.#toEvent(page[i]!);
+        if (capped && events.length > 0 && spent + e.size > maxBytes) {
+          more = true;
+          break outer;
+        }
         cursor = e.position;
         spent += e.size;
         if (match === undefined || match(e)) events.push(e);
@@ -639,7 +692,7 @@ class RedisStreamEngine implements RedisEngine {
     let from = '+';
     outer: for (;;) {
       const page = (await this.#guard(
-        this.#cmd.call('XREVRANGE', this.#key, from, '-', 'COUNT', String(this.#pageSize)),
+        this.#reads.call('XREVRANGE', this.#key, from, '-', 'COUNT', String(this.#pageSize)),
       )) as Entry[];
       for (const entry of page) {
         if (picked.length >= limit) break outer;
@@ -695,6 +748,12 @@ class RedisStreamEngine implements RedisEngine {
         reason: `redis live reader disconnected (${this.#lastError || this.#reader.status})`,
       };
     }
+    if (this.#reads.status !== 'ready') {
+      return {
+        ready: false,
+        reason: `redis history connection disconnected (${this.#lastError || this.#reads.status})`,
+      };
+    }
     return { ready: true };
   }
 
@@ -716,6 +775,7 @@ class RedisStreamEngine implements RedisEngine {
     for (const reject of this.#inFlight) reject(this.#closedError());
     this.#inFlight.clear();
     this.#reader.disconnect();
+    this.#reads.disconnect();
     if (this.#ownsCmd) {
       try {
         await this.#cmd.quit();
@@ -780,14 +840,19 @@ class RedisStreamEngine implements RedisEngine {
    * know it yet. `EVAL` goes to the node that owns the keys, so this works on a cluster too,
    * where a `SCRIPT LOAD` would land on an arbitrary node.
    */
-  async #script(source: string, keys: string[], args: string[]): Promise<unknown> {
+  async #script(
+    client: RedisClient,
+    source: string,
+    keys: string[],
+    args: string[],
+  ): Promise<unknown> {
     const sha = SCRIPT_SHA.get(source)!;
     try {
-      return await this.#cmd.call('EVALSHA', sha, String(keys.length), ...keys, ...args);
+      return await client.call('EVALSHA', sha, String(keys.length), ...keys, ...args);
     } catch (error) {
       if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
     }
-    return this.#cmd.call('EVAL', source, String(keys.length), ...keys, ...args);
+    return client.call('EVAL', source, String(keys.length), ...keys, ...args);
   }
 
   /**
@@ -817,6 +882,7 @@ class RedisStreamEngine implements RedisEngine {
         : 'none';
     const r = (await this.#guard(
       this.#script(
+        this.#reads,
         LOCATE_SCRIPT,
         [this.#key, this.#idsKey, this.#metaKey],
         [text, kind, withFields ? '1' : ''],
@@ -903,7 +969,7 @@ class RedisStreamEngine implements RedisEngine {
     const known = events.find((e) => e.position === position);
     if (known !== undefined) return known.id;
     const page = (await this.#guard(
-      this.#cmd.call('XRANGE', this.#key, position, position),
+      this.#reads.call('XRANGE', this.#key, position, position),
     )) as Entry[];
     return page.length > 0 ? this.#toEvent(page[0]!).id : position;
   }

@@ -102,6 +102,38 @@ describe('history pages bounded by bytes', () => {
       }
     });
 
+    it('reads under readBytesInFlight wait their turn and still get every page whole', async () => {
+      // Pages ask for at most 5000 bytes each, and the reads together for 5000 at once: larger
+      // budgets (and unbounded reads) are read in several pages, concurrent reads one by one.
+      const engine = redisEngine({
+        url: redis.url,
+        key: '{bytes-in-flight}:events',
+        pageSize: 7,
+        readBytesInFlight: 5000,
+      });
+      try {
+        await contract(engine);
+        const ids = (await engine.history({ after: EARLIEST })).events.map((e) => e.id);
+        assert.equal(ids.length, 40);
+        const reads = await Promise.all([
+          ...[1, 5000, 20_000, 1 << 20].map((maxBytes) => readAll(engine, maxBytes)),
+          readAll(engine, 20_000, (e) => e.topics[0] === '/x'),
+          engine.history({ after: EARLIEST }).then((r) => r.events),
+          engine.history({ after: EARLIEST }).then((r) => r.events),
+        ]);
+        for (const [i, events] of reads.entries()) {
+          const want = i === 4 ? ids.filter((_, j) => j % 3 === 0) : ids;
+          assert.deepEqual(
+            events.map((e) => e.id),
+            want,
+            `concurrent read ${i}: every event once, in order`,
+          );
+        }
+      } finally {
+        await engine.close();
+      }
+    });
+
     it('the stream is bounded by bytes: the oldest entries are trimmed exactly', async () => {
       const maxBytes = 50_000;
       const engine = redisEngine({ url: redis.url, key: '{bytes-bound}:events', maxBytes });

@@ -1,13 +1,17 @@
 // The Redis engine through faults, against a real redis-server: a restart (append-only file on,
-// so the stream survives) and a cut of the live readers' connections. Readiness flips and
-// recovers, appends during the outage reject UNAVAILABLE, and every listener ends with exactly
+// so the stream survives), a cut of the live readers' connections and a history reply held back
+// (through a proxy). Readiness flips and recovers, appends during the outage reject
+// UNAVAILABLE, appends never wait behind a history read, and every listener ends with exactly
 // the published sequence: nothing lost, nothing twice.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { type EngineEvent, HeraldEngineError } from '../../src/engines/engine.js';
 import { type RedisEngine, redisEngine } from '../../src/engines/redis.js';
-import { Collector, waitFor } from '../helpers/async.js';
+import { RANGE_SCRIPT } from '../../src/engines/redis-scripts.js';
+import { Collector, waitFor, withTimeout } from '../helpers/async.js';
+import { startHoldingProxy } from '../helpers/holding-proxy.js';
 import { assertNoDuplicates, assertSameSequence } from '../helpers/hub.js';
 import { redisSkip, startRedis, type TestRedis } from '../helpers/redis-server.js';
 
@@ -127,6 +131,79 @@ describe('redis engine faults', { skip: redisSkip }, () => {
       await admin.quit();
       await a.close();
       await b.close();
+    }
+  });
+
+  it('a history reply held back does not hold up appends: reads have a connection of their own', async () => {
+    const proxy = await startHoldingProxy(redis.port);
+    const key = `{faults${++keys}}:events`;
+    const e = redisEngine({ url: `redis://127.0.0.1:${proxy.port}`, key, blockMs: 500 });
+    const live = new Collector<string>();
+    e.onEvent((ev) => live.push(ev.id));
+    try {
+      await e.ready;
+      const before: string[] = [];
+      for (let i = 0; i < 3; i++)
+        before.push((await e.append({ topics: ['/t'], data: `${i}` })).id);
+      // The page script is now known to the server (sent once in full): the held request below
+      // is the one that reads.
+      assert.equal((await e.history({ after: 'earliest' })).events.length, 3);
+      await live.count(3, 'the first events live');
+
+      // Every answer on the connection that asks for a history page is held back from now on.
+      proxy.holdAfter(createHash('sha1').update(RANGE_SCRIPT).digest('hex'));
+      let readDone = false;
+      const reading = e.history({ after: 'earliest' }).finally(() => {
+        readDone = true;
+      });
+      reading.catch(() => {}); // awaited below; a failure before then must not go unhandled
+      // Redis has answered the page (the answer is in the proxy): the read ran before the append.
+      await waitFor(() => proxy.held().bytes > 0, 'the history page to be read and held back');
+      const appended = await withTimeout(
+        e.append({ topics: ['/t'], data: 'while a read is held' }),
+        'an append while a history reply is held back (on a connection shared with reads, it waits behind it)',
+      );
+      await live.count(4, 'the append delivered live');
+      assert.equal(live.items[3], appended.id);
+      assert.equal(readDone, false, 'the history read is still held back');
+      assert.equal(proxy.held().connections, 1, 'only the history connection is held');
+
+      proxy.release();
+      const page = await reading;
+      assert.deepEqual(
+        page.events.map((ev) => ev.id),
+        before,
+        'the read saw the stream as it was when it ran',
+      );
+      // Reading on from the read's cursor (as a replay does) finds the append: no gap, no twice.
+      const next = await e.history({ after: { position: page.cursor! } });
+      assert.deepEqual(
+        next.events.map((ev) => ev.id),
+        [appended.id],
+      );
+    } finally {
+      await e.close();
+      await proxy.close();
+    }
+  });
+
+  it('names its connections: commands, history reads and the live reader apart', async () => {
+    const key = `{faults${++keys}}:events`;
+    const admin = new Redis(redis.url);
+    const e = redisEngine({ url: redis.url, key, blockMs: 500 });
+    try {
+      await e.ready;
+      await e.append({ topics: ['/t'], data: 'x' });
+      await e.history({ after: 'earliest' });
+      const names = String(await admin.call('CLIENT', 'LIST'))
+        .split('\n')
+        .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1])
+        .filter((name): name is string => name?.startsWith('herald-') === true);
+      assert.deepEqual(names.sort(), ['herald-history', 'herald-reader']);
+      assert.equal(e.health().ready, true);
+    } finally {
+      await e.close();
+      await admin.quit();
     }
   });
 });
