@@ -146,10 +146,11 @@ export function createSubscriptionStore<E extends EventMap>(
         latest().onError?.(error);
       },
       onClose(reason) {
-        if (live() && reason) {
+        // Ended by itself: it gave up (a reason), or an abort signal passed in the options.
+        if (live()) {
           current = undefined;
           left = { identity, lastEventId: connection.sub?.lastEventId ?? state.lastEventId };
-          update({ status: 'error', error: reason });
+          update(reason ? { status: 'error', error: reason } : { status: 'closed' });
         }
         latest().onClose?.(reason);
       },
