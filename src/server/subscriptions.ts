@@ -58,8 +58,23 @@ function resource(
   };
 }
 
-function resources(sub: Subscription, active: boolean): SubscriptionResource[] {
-  return sub.topics.map((topic) => resource(sub, topic, active));
+/**
+ * The subscription events of `sub`, one per selector: each resource's id (its event's topic)
+ * and its JSON-LD, written out as `JSON.stringify({ '@context': CONTEXT, ...resource(…) })`
+ * writes it (same keys, same order, same escapes). What is the same for every selector — the
+ * context, the subscriber, the claim's payload — is encoded once, not once per selector.
+ */
+function encodeEvents(sub: Subscription, active: boolean): { id: string; data: string }[] {
+  const subscriber = subscriberIri(sub);
+  const payload = payloads.get(sub);
+  const payloadJson = payload === undefined ? undefined : JSON.stringify(payload);
+  const tail = `,"type":"Subscription","subscriber":${JSON.stringify(subscriber)},"topic":`;
+  const end = `,"active":${active}${payloadJson === undefined ? '' : `,"payload":${payloadJson}`}}`;
+  const head = `{"@context":${JSON.stringify(CONTEXT)},"id":`;
+  return sub.topics.map((topic) => {
+    const id = subscriptionResourceId(topic, subscriber);
+    return { id, data: `${head}${JSON.stringify(id)}${tail}${JSON.stringify(topic)}${end}` };
+  });
 }
 
 /**
@@ -83,9 +98,11 @@ const publishing = new WeakMap<Subscription, Promise<void>>();
 /**
  * Publishes the private subscription events of `sub` (one per selector): `active: true` on
  * connect, `active: false` on disconnect. A subscriber with 1,000 selectors makes 1,000 events:
- * they are handed to the hub 64 per turn of the event loop, so that one connection does not
- * block it; a subscription's inactive events follow its active ones. Failures are logged, never
- * thrown: presence must not break a subscription.
+ * they are handed to the hub 64 at a time, the next 64 once the engine stored these, so that one
+ * connection neither blocks the loop nor floods a shared engine; a subscription's inactive
+ * events follow its active ones. Their number is bounded per client address by
+ * `--subscription-events-rate`, charged before the subscription opens (`mercure.ts`). Failures
+ * are logged, never thrown: presence must not break a subscription.
  */
 export function publishSubscriptionEvents(
   ctx: ServerContext,
@@ -94,32 +111,38 @@ export function publishSubscriptionEvents(
   active: boolean,
 ): void {
   if (active && identity?.claim.payload !== undefined) payloads.set(sub, identity.claim.payload);
-  const items = resources(sub, active);
+  const events = encodeEvents(sub, active);
+  const subscriber = subscriberIri(sub);
   const previous = publishing.get(sub);
   const done =
-    previous === undefined ? publishAll(ctx, items) : previous.then(() => publishAll(ctx, items));
+    previous === undefined
+      ? publishAll(ctx, subscriber, events)
+      : previous.then(() => publishAll(ctx, subscriber, events));
   publishing.set(sub, done);
 }
 
 async function publishAll(
   ctx: ServerContext,
-  items: readonly SubscriptionResource[],
+  subscriber: string,
+  events: readonly { id: string; data: string }[],
 ): Promise<void> {
-  for (let i = 0; i < items.length; i += PUBLISH_SLICE) {
-    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    for (const resource of items.slice(i, i + PUBLISH_SLICE)) {
-      ctx.hub
-        .publish({
-          topics: resource.id,
-          data: { '@context': CONTEXT, ...resource },
-          private: true,
-        })
-        .catch((error: unknown) => {
-          ctx.logger.warn(
-            { err: error, subscriber: resource.subscriber },
-            'subscription event lost',
-          );
-        });
+  const lost = (error: unknown): void => {
+    ctx.logger.warn({ err: error, subscriber }, 'subscription event lost');
+  };
+  for (let i = 0; i < events.length; i += PUBLISH_SLICE) {
+    const slice: Promise<unknown>[] = [];
+    for (let j = i; j < Math.min(events.length, i + PUBLISH_SLICE); j++) {
+      const event = events[j]!;
+      // The JSON-LD as a string: the hub sends a string's data as it is.
+      slice.push(
+        ctx.hub.publish({ topics: event.id, data: event.data, private: true }).catch(lost),
+      );
+    }
+    // The next slice once the engine took this one: a shared engine's answers (and its live
+    // reader's batches) then come 64 events at a time, not 1,000 in one turn of the loop.
+    await Promise.all(slice);
+    if (i + PUBLISH_SLICE < events.length) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 }

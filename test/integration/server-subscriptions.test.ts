@@ -80,6 +80,33 @@ before(async () => {
 after(() => server.close(1000));
 
 describe('subscription events', () => {
+  test('an event’s JSON-LD is written exactly as JSON.stringify writes the resource', async () => {
+    const watcher = await subscribe(server.url, [WATCH], { token: watcherToken });
+    const topic = '/exact/"quoted"\\back/é/😀/\u2028';
+    const payload = { name: 'ada "the" \\ first', tags: ['é', 1, null, true], nested: { a: {} } };
+    const member = await subscribe(server.url, [topic], {
+      token: await makeToken({ subscribe: ['/exact/{+rest}'], payload }),
+    });
+    const [joined] = await untilAbout(watcher, topic, (r) => r.length >= 1, 'active: true');
+    member.req.destroy();
+    await untilAbout(watcher, topic, (r) => r.length >= 2, 'active: false');
+    const data = watcher.reader.events.items
+      .filter((e) => e.data.startsWith('{') && resourceOf(e).topic === topic)
+      .map((e) => e.data);
+    const expected = (active: boolean): string =>
+      JSON.stringify({
+        '@context': 'https://mercure.rocks/',
+        id: `${BASE}/${encodeURIComponent(topic)}/${encodeURIComponent(joined!.subscriber)}`,
+        type: 'Subscription',
+        subscriber: joined!.subscriber,
+        topic,
+        active,
+        payload,
+      });
+    assert.deepEqual(data, [expected(true), expected(false)]);
+    watcher.req.destroy();
+  });
+
   test('a watcher allowed by its claim sees active: true on connect and active: false on disconnect', async () => {
     const watcher = await subscribe(server.url, [WATCH], { token: watcherToken });
     const payload = { name: 'ada', avatar: 'https://example.com/ada.png' };
