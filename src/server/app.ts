@@ -27,7 +27,7 @@ import { DASHBOARD_PAGE_HEADERS, renderDashboardPage } from './dashboard/page.js
 import { SelectorCounts } from './dashboard/selector-counts.js';
 import { DashboardFeed, snapshot } from './dashboard/stats.js';
 import { createEngine } from './engine-url.js';
-import { ConnectionLimiter, RateLimiter } from './limits.js';
+import { ConnectionLimiter, RateLimiter, SubscriptionEventLimiter } from './limits.js';
 import { HUB_PATH, handleJsonPublish, handlePublish, handleSubscribe } from './mercure.js';
 import { Metrics } from './metrics.js';
 import { HttpError, sendError, sendJson, sendText } from './respond.js';
@@ -277,6 +277,10 @@ export async function startServer(
     clientIp: createClientIp(trustedProxies),
     connections,
     publishRate: new RateLimiter(config.limits.publishRate),
+    subscriptionEvents: new SubscriptionEventLimiter(
+      config.subscriptions ? config.limits.subscriptionEventsRate : 0,
+      config.limits.maxTopics,
+    ),
     templates: new TemplateBudget(config.limits),
     metrics: new Metrics(hub, connections),
     logger,

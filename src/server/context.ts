@@ -5,7 +5,7 @@ import type { Authenticator } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { Cors } from './cors.js';
 import type { DashboardFeed } from './dashboard/stats.js';
-import type { ConnectionLimiter, RateLimiter } from './limits.js';
+import type { ConnectionLimiter, RateLimiter, SubscriptionEventLimiter } from './limits.js';
 import type { Metrics } from './metrics.js';
 import type { SubscriptionIndex } from './subscription-index.js';
 import type { TemplateBudget } from './template-limits.js';
@@ -29,6 +29,8 @@ export interface ServerContext {
   readonly connections: ConnectionLimiter;
   /** Publish rate limit per publisher. */
   readonly publishRate: RateLimiter;
+  /** Subscription events (`--subscriptions`) per client address, charged as a subscription opens. */
+  readonly subscriptionEvents: SubscriptionEventLimiter;
   /** URI-template cost held by open subscriptions, per client address and in all. */
   readonly templates: TemplateBudget;
   /** Prometheus metrics. */

@@ -60,6 +60,60 @@ export class ConnectionLimiter {
   }
 }
 
+/** One key's bucket: `tokens` as of `at` (ms). */
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * Token buckets by key, refilled at `rate` tokens per second up to `burst`. Buckets that have
+ * refilled completely are forgotten when there are many (they hold no state worth keeping).
+ */
+class Buckets {
+  readonly #rate: number;
+  readonly #burst: number;
+  readonly #buckets = new Map<string, Bucket>();
+  readonly #now: () => number;
+
+  constructor(rate: number, burst: number, now: () => number) {
+    this.#rate = rate;
+    this.#burst = burst;
+    this.#now = now;
+  }
+
+  /** The bucket of `key`, refilled up to now. */
+  refilled(key: string): Bucket {
+    const now = this.#now();
+    let bucket = this.#buckets.get(key);
+    if (bucket === undefined) {
+      if (this.#buckets.size > 10_000) this.#sweep(now);
+      bucket = { tokens: this.#burst, at: now };
+      this.#buckets.set(key, bucket);
+    } else {
+      bucket.tokens = Math.min(
+        this.#burst,
+        bucket.tokens + ((now - bucket.at) / 1000) * this.#rate,
+      );
+      bucket.at = now;
+    }
+    return bucket;
+  }
+
+  /** Whole seconds (at least 1) until `bucket` holds `n` tokens. */
+  secondsUntil(bucket: Bucket, n: number): number {
+    return Math.max(1, Math.ceil((n - bucket.tokens) / this.#rate));
+  }
+
+  #sweep(now: number): void {
+    for (const [key, bucket] of this.#buckets) {
+      if (bucket.tokens + ((now - bucket.at) / 1000) * this.#rate >= this.#burst) {
+        this.#buckets.delete(key);
+      }
+    }
+  }
+}
+
 /**
  * A token bucket per key (a publisher's identity, see `identity-key.ts`, or an IP): `rate`
  * requests per second on average, with bursts up to `rate` (at least 1). Idle buckets are
@@ -67,8 +121,7 @@ export class ConnectionLimiter {
  */
 export class RateLimiter {
   readonly #rate: number;
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
-  readonly #now: () => number;
+  readonly #buckets: Buckets;
 
   /**
    * @param rate - requests per second per key; 0 = no limit
@@ -76,7 +129,7 @@ export class RateLimiter {
    */
   constructor(rate: number, now: () => number = Date.now) {
     this.#rate = rate;
-    this.#now = now;
+    this.#buckets = new Buckets(rate, Math.max(1, rate), now);
   }
 
   /**
@@ -86,34 +139,75 @@ export class RateLimiter {
    */
   take(key: string): void {
     if (this.#rate <= 0) return;
-    const now = this.#now();
-    const burst = Math.max(1, this.#rate);
-    let bucket = this.#buckets.get(key);
-    if (bucket === undefined) {
-      if (this.#buckets.size > 10_000) this.#sweep(now, burst);
-      bucket = { tokens: burst, at: now };
-      this.#buckets.set(key, bucket);
-    } else {
-      bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * this.#rate);
-      bucket.at = now;
-    }
+    const bucket = this.#buckets.refilled(key);
     if (bucket.tokens < 1) {
-      const wait = Math.ceil((1 - bucket.tokens) / this.#rate);
       throw new HttpError(
         429,
         `publish rate limit reached (${this.#rate}/s per publisher, --publish-rate); slow down or batch updates`,
-        { 'retry-after': String(Math.max(1, wait)) },
+        { 'retry-after': String(this.#buckets.secondsUntil(bucket, 1)) },
       );
     }
     bucket.tokens -= 1;
   }
+}
 
-  /** Drops buckets that have refilled completely: they hold no state worth keeping. */
-  #sweep(now: number, burst: number): void {
-    for (const [key, bucket] of this.#buckets) {
-      if (bucket.tokens + ((now - bucket.at) / 1000) * this.#rate >= burst) {
-        this.#buckets.delete(key);
-      }
+/**
+ * The subscription events (`--subscriptions`) one client address may cause: a token bucket per
+ * address of `rate` events per second. A subscription costs two events per selector — the one
+ * published as it opens and the one published as it closes — both charged when it opens, so
+ * that a subscription accepted always gets its closing events. The bucket holds
+ * `max(rate, 2 × maxTopics)` tokens, so a subscription of `--max-topics` selectors fits a full
+ * bucket.
+ */
+export class SubscriptionEventLimiter {
+  readonly #rate: number;
+  readonly #burst: number;
+  readonly #buckets: Buckets;
+
+  /**
+   * @param rate - subscription events per second per address; 0 = no limit
+   * @param maxTopics - most selectors of one subscription (`--max-topics`)
+   * @param now - the clock in ms
+   */
+  constructor(rate: number, maxTopics: number, now: () => number = Date.now) {
+    this.#rate = rate;
+    this.#burst = Math.max(rate, 2 * maxTopics);
+    this.#buckets = new Buckets(rate, this.#burst, now);
+  }
+
+  /** Tokens a full bucket holds: the most events one address may cause at once. */
+  get burst(): number {
+    return this.#burst;
+  }
+
+  /**
+   * Charges the events of a subscription of `selectors` selectors from `ip` (two per selector).
+   *
+   * @returns a function that gives them back, for a subscription refused after all (idempotent;
+   *   never call it once the subscription opened: its events are published)
+   * @throws HttpError 429 with `Retry-After`, naming `--subscription-events-rate`, when the
+   *   address's bucket does not hold them
+   */
+  charge(ip: string, selectors: number): () => void {
+    if (this.#rate <= 0) return () => {};
+    const events = 2 * selectors;
+    const bucket = this.#buckets.refilled(ip);
+    if (bucket.tokens < events) {
+      const wait = this.#buckets.secondsUntil(bucket, events);
+      throw new HttpError(
+        429,
+        `too many subscription events from ${ip}: this subscription's ${selectors} selectors make ${events} (one per selector as it opens and one as it closes), and this address may cause ${this.#rate} per second, ${this.#burst} at once (--subscription-events-rate); retry in ${wait} s, or subscribe with fewer selectors (a URI template can replace many)`,
+        { 'retry-after': String(wait) },
+      );
     }
+    bucket.tokens -= events;
+    let refunded = false;
+    return () => {
+      if (refunded) return;
+      refunded = true;
+      // Into the bucket as refilled now: never above a full one.
+      const now = this.#buckets.refilled(ip);
+      now.tokens = Math.min(this.#burst, now.tokens + events);
+    };
   }
 }

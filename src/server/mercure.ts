@@ -20,6 +20,11 @@ const MAX_TIMER_MS = 2_147_483_647;
 /**
  * `GET|HEAD /.well-known/mercure?topic=…`: subscribes the request to one or more topic
  * selectors. Errors are thrown as {@link HttpError} before anything is written.
+ *
+ * With `--subscriptions`, the subscription events it will cause (one per selector as it opens,
+ * one as it closes) are charged to the client's address first (`--subscription-events-rate`):
+ * a subscription refused for them costs little and publishes nothing, and a subscription
+ * refused for any other reason gives them back.
  */
 export async function handleSubscribe(
   ctx: ServerContext,
@@ -27,6 +32,24 @@ export async function handleSubscribe(
   res: NodeResponse,
 ): Promise<void> {
   const query = new URL(req.url ?? '/', 'http://hub').searchParams;
+  const topics = readTopics(ctx, query);
+  const ip = ctx.clientIp(req);
+  if (!ctx.config.subscriptions || req.method === 'HEAD') {
+    await subscribe(ctx, req, res, query, topics, ip, { owed: false });
+    return;
+  }
+  const refund = ctx.subscriptionEvents.charge(ip, topics.length);
+  const charge = { owed: false };
+  try {
+    await subscribe(ctx, req, res, query, topics, ip, charge);
+  } catch (error) {
+    if (!charge.owed) refund();
+    throw error;
+  }
+}
+
+/** The topic selectors of a subscribe request, checked against `--max-topics`. */
+function readTopics(ctx: ServerContext, query: URLSearchParams): string[] {
   // Mercure: "The subscriber subscribes to a URL exposed by a hub, using the topic query
   // parameter […] at least once"; the parameter can be repeated.
   const topics = query.getAll('topic');
@@ -44,6 +67,22 @@ export async function handleSubscribe(
     );
   }
   if (topics.includes('')) throw new HttpError(400, 'a "topic" query parameter is empty');
+  return topics;
+}
+
+/**
+ * The rest of {@link handleSubscribe}. `charge.owed` becomes true once the subscription
+ * exists: its subscription events are then published, and their charge is spent.
+ */
+async function subscribe(
+  ctx: ServerContext,
+  req: NodeRequest,
+  res: NodeResponse,
+  query: URLSearchParams,
+  topics: string[],
+  ip: string,
+  charge: { owed: boolean },
+): Promise<void> {
   // What the templates would cost, from their text alone: refused before anything is compiled.
   const charges = chargeTemplates(topics, 'topic', ctx.config.limits);
   // As the hub reads it: a non-empty Last-Event-ID header, else the lastEventID parameter (an
@@ -86,7 +125,6 @@ export async function handleSubscribe(
   if (claimed !== undefined)
     charges.push(...chargeTemplates(claimed, 'mercure.subscribe', ctx.config.limits));
   checkRequestCost(charges, 'this subscription (topics and mercure.subscribe)', ctx.config.limits);
-  const ip = ctx.clientIp(req);
   const releaseConnection = ctx.connections.acquire(ip);
   const cors = ctx.cors.headers(req);
 
@@ -117,6 +155,8 @@ export async function handleSubscribe(
       authorized: identity?.claim.subscribe,
       stream: { headers: cors },
       onClose: () => {
+        // Its closing events are published below: the charge is spent.
+        charge.owed = true;
         release();
         ctx.metrics.streamClosed(transport);
         // The stream records why it closed before it ends the subscription; none yet (closed
@@ -144,6 +184,7 @@ export async function handleSubscribe(
     }
     throw error;
   }
+  charge.owed = true;
   // The address the limit counted, computed once above: the log line costs no second lookup.
   ctx.logger.debug({ subscriber: sub.id, topics, lastEventId, ip }, 'subscribe');
   ctx.metrics.streamOpened(transport);

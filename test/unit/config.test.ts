@@ -158,6 +158,7 @@ describe('defaults', () => {
         maxTemplateCostTotal: 128 * 1024 * 1024,
         maxBodyBytes: 1024 * 1024,
         publishRate: 0,
+        subscriptionEventsRate: 2000,
         headersTimeoutMs: 10_000,
         requestTimeoutMs: 30_000,
         maxSockets: 943_718,
@@ -287,6 +288,7 @@ maxTopics: 3
 maxUpdateTopics: 7
 maxBodyBytes: 4KiB
 publishRate: 0.5
+subscriptionEventsRate: 500
 shutdownGrace: 2s
 logLevel: silent
 dashboard: true
@@ -313,6 +315,7 @@ dashboard: true
       maxTemplateCostTotal: 128 * 1024 * 1024,
       maxBodyBytes: 4096,
       publishRate: 0.5,
+      subscriptionEventsRate: 500,
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
       maxSockets: 943_718,
