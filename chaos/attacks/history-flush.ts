@@ -11,8 +11,20 @@
 // subscription events than the history holds); news keep coming meanwhile; then the readers
 // resume. Each reader must get every news event once, in order, and no herald.gap. Run over the
 // memory engine, and over Redis and NATS where their servers are installed.
+//
+// The same loop made 140,000-450,000 subscription events in ten seconds, and the healthy
+// publisher -> subscriber pair beside it fell to 1-39 % of its throughput. The attackers now
+// come from an address of their own (127.0.0.2) and meet --subscription-events-rate at its
+// default: a subscribe whose events do not fit the address's budget gets 429 with Retry-After
+// and a reason naming the flag, before any event is published. A watcher of every subscription
+// event (a JWT for /.well-known/mercure/subscriptions/{+rest}) must see each accepted
+// subscription's opening and closing events once each, and none of a refused one. Afterwards,
+// with the budget full again: a subscribe refused for another reason (400) gives its charge
+// back, so the next one fits, and the one after it does not; every connection slot comes back.
 import { existsSync } from 'node:fs';
 import { get } from 'node:http';
+import type { EventSourceMessage } from 'eventsource-parser';
+import { SUBSCRIPTION_TOPICS } from '../../src/server/subscriptions.js';
 import { findBinary } from '../../test/helpers/binary.js';
 import { startNats } from '../../test/helpers/nats-server.js';
 import { startRedis } from '../../test/helpers/redis-server.js';
@@ -22,7 +34,7 @@ import { publishOnce, SteadyPublisher } from '../lib/publisher.js';
 import { AccountingSubscriber } from '../lib/subscriber.js';
 import { table } from '../lib/table.js';
 import { settlesWithin, sleep } from '../lib/time.js';
-import { KEY_FLAGS, publisherToken } from '../lib/tokens.js';
+import { KEY_FLAGS, publisherToken, subscriberToken } from '../lib/tokens.js';
 import {
   type Check,
   check,
@@ -94,20 +106,108 @@ async function engineServer(kind: EngineKind): Promise<{ url: string; stop(): Pr
   return { url: server.url, stop: () => server.stop() };
 }
 
-/** One attacking subscription: connects with `selectors` selectors, resolves on its 200. */
+/** The attackers' address: not the healthy clients' (127.0.0.1), as on a real network. */
+const ATTACKER_ADDRESS = '127.0.0.2';
+
+/** What one attacking subscribe got. */
+interface AttackAnswer {
+  status: number;
+  /** The Retry-After header and the body, of a refusal. */
+  retryAfter: string | undefined;
+  reason: string;
+  close(): void;
+}
+
+/**
+ * One attacking subscription from {@link ATTACKER_ADDRESS}: connects with `selectors`
+ * selectors, resolves on its answer (a refusal's body read).
+ */
 function connectAttacker(
   url: string,
   selectors: readonly string[],
-): Promise<{ status: number; close(): void }> {
+  query: Record<string, string> = {},
+): Promise<AttackAnswer> {
   const params = new URLSearchParams();
   for (const s of selectors) params.append('topic', s);
+  for (const [name, value] of Object.entries(query)) params.append(name, value);
   return new Promise((resolve) => {
-    const req = get(`${url}/.well-known/mercure?${params}`, { agent: false }, (res) => {
-      res.resume();
-      resolve({ status: res.statusCode ?? 0, close: () => req.destroy() });
-    });
-    req.on('error', () => resolve({ status: 0, close: () => {} }));
+    const req = get(
+      `${url}/.well-known/mercure?${params}`,
+      { agent: false, localAddress: ATTACKER_ADDRESS },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        const close = (): void => {
+          req.destroy();
+        };
+        if (status === 200) {
+          res.resume();
+          resolve({ status, retryAfter: undefined, reason: '', close });
+          return;
+        }
+        let reason = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          reason += chunk;
+        });
+        res.on('end', () =>
+          resolve({ status, retryAfter: res.headers['retry-after'], reason, close }),
+        );
+        res.on('error', () =>
+          resolve({ status, retryAfter: res.headers['retry-after'], reason, close }),
+        );
+      },
+    );
+    req.on('error', () =>
+      resolve({ status: 0, retryAfter: undefined, reason: '', close: () => {} }),
+    );
   });
+}
+
+/** Whether a refusal is the subscription-events bound's: 429, Retry-After, the flag named. */
+function isEventBound(answer: AttackAnswer): boolean {
+  return (
+    answer.status === 429 &&
+    Number(answer.retryAfter) >= 1 &&
+    answer.reason.includes('--subscription-events-rate')
+  );
+}
+
+/** The subscription events a watcher saw: per subscriber, `topic active` → how many times. */
+class SubscriptionEventBook {
+  readonly bySubscriber = new Map<string, Map<string, number>>();
+  events = 0;
+
+  add(event: EventSourceMessage): void {
+    if (!event.data.startsWith('{')) return;
+    const r = JSON.parse(event.data) as { subscriber: string; topic: string; active: boolean };
+    this.events++;
+    let seen = this.bySubscriber.get(r.subscriber);
+    if (seen === undefined) {
+      seen = new Map();
+      this.bySubscriber.set(r.subscriber, seen);
+    }
+    const key = `${r.topic} ${r.active}`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  }
+
+  /**
+   * The subscribers whose selectors are exactly `selectors` (the attackers'), and how many of
+   * them got each opening and closing event exactly once.
+   */
+  attackers(selectors: readonly string[]): { subscribers: number; complete: number } {
+    const first = `${selectors[0]} true`;
+    let subscribers = 0;
+    let complete = 0;
+    for (const seen of this.bySubscriber.values()) {
+      if (!seen.has(first) && !seen.has(`${selectors[0]} false`)) continue;
+      subscribers++;
+      const once =
+        seen.size === 2 * selectors.length &&
+        selectors.every((s) => seen.get(`${s} true`) === 1 && seen.get(`${s} false`) === 1);
+      if (once) complete++;
+    }
+    return { subscribers, complete };
+  }
 }
 
 /** What one engine's run found. */
@@ -155,9 +255,23 @@ async function runOn(ctx: ScenarioContext, kind: EngineKind, p: Params): Promise
       20_000,
     );
 
+    // Every subscription event, private: a JWT that may receive them.
+    const book = new SubscriptionEventBook();
+    const watcher = new AccountingSubscriber({
+      url: hub.url,
+      topics: [SUBSCRIPTION_TOPICS],
+      token: await subscriberToken([SUBSCRIPTION_TOPICS]),
+      record: false,
+      onEvent: (event) => book.add(event),
+    });
+    await watcher.connect();
+    for (let i = 0; i < 500 && !watcher.open; i++) await sleep(20);
+
     const selectors = Array.from({ length: p.selectors }, (_, i) => `s${i}`);
     let cycles = 0;
     let refused = 0;
+    let badRefusals = 0;
+    let lastBad = '';
     let attacking = true;
     const news = new SteadyPublisher({
       url: hub.url,
@@ -169,11 +283,19 @@ async function runOn(ctx: ScenarioContext, kind: EngineKind, p: Params): Promise
     const attack = async (): Promise<void> => {
       while (attacking || cycles < p.minCycles) {
         const a = await connectAttacker(hub.url, selectors);
-        if (a.status !== 200) refused++;
+        if (a.status === 200) {
+          await sleep(20);
+          a.close();
+          cycles++;
+        } else {
+          // An attacker does not wait for Retry-After: it comes straight back.
+          refused++;
+          if (!isEventBound(a)) {
+            badRefusals++;
+            lastBad = `${a.status} ${a.reason}`;
+          }
+        }
         await sleep(20);
-        a.close();
-        await sleep(20);
-        cycles++;
       }
     };
     const { figures } = await underAttack(
@@ -192,8 +314,19 @@ async function runOn(ctx: ScenarioContext, kind: EngineKind, p: Params): Promise
         },
       },
     );
-    // Let the last subscription events land before the readers come back.
-    await sleep(ctx.size === 'test' ? 200 : 1000);
+    // Let the last subscription events land before the readers come back, and the attackers'
+    // budget (2,000 events, refilled at 2,000/s) fill up again.
+    await sleep(ctx.size === 'test' ? 1200 : 1500);
+    // The budget comes back whole: a subscribe refused for another reason (a control character
+    // in lastEventID: 400) was charged and gave the charge back, so the next one fits the
+    // budget exactly and the one after it does not.
+    const full = Array.from({ length: 1000 }, (_, i) => `b${i}`);
+    const invalid = await connectAttacker(hub.url, full, { lastEventID: 'a\u0001b' });
+    const fits = await connectAttacker(hub.url, full);
+    const over = await connectAttacker(hub.url, full);
+    fits.close();
+    over.close();
+    const budget = { invalid: invalid.status, fits: fits.status, over: isEventBound(over) };
     await Promise.all(readers.map((r) => r.connect()));
     const end = await publishOnce(hub.url, token, { topics: ['/news'], data: 'end' });
     const arrived = await settlesWithin(
@@ -201,6 +334,26 @@ async function runOn(ctx: ScenarioContext, kind: EngineKind, p: Params): Promise
       30_000,
     );
     for (const r of readers) r.stop();
+    // Every accepted subscription's closing events reach the watcher (the last one's too).
+    const attackers = (): { subscribers: number; complete: number } => book.attackers(selectors);
+    await settlesWithin(
+      (async () => {
+        for (let i = 0; i < 1500 && attackers().complete < cycles; i++) await sleep(20);
+      })(),
+      30_000,
+    );
+    const seen = attackers();
+    watcher.stop();
+    // Every slot comes back: the refused subscribes held none, the others closed.
+    let slots = Number.NaN;
+    for (let i = 0; i < 250; i++) {
+      slots = await hub.metrics().then(
+        (m) => m.get('herald_connections') ?? Number.NaN,
+        () => Number.NaN,
+      );
+      if (slots === 0) break;
+      await sleep(20);
+    }
 
     const all = [...published, ...news.ordered().map((u) => u.id), end.body].map((id) => ({
       id,
@@ -213,8 +366,28 @@ async function runOn(ctx: ScenarioContext, kind: EngineKind, p: Params): Promise
     const checks: Check[] = [
       check(
         `${kind}: the attack published more subscription events than the history holds`,
-        subscriptionEvents > p.history && refused === 0,
-        `${cycles} cycles × ${p.selectors} selectors × 2 = ${subscriptionEvents} events, history ${p.history}; ${refused} connects refused`,
+        subscriptionEvents > p.history,
+        `${cycles} cycles accepted × ${p.selectors} selectors × 2 = ${subscriptionEvents} events, history ${p.history}`,
+      ),
+      check(
+        `${kind}: each subscribe past the address's budget is a 429 with Retry-After naming --subscription-events-rate`,
+        badRefusals === 0,
+        `${refused} refused, ${badRefusals} otherwise${lastBad === '' ? '' : ` (last: ${lastBad.slice(0, 200)})`}`,
+      ),
+      check(
+        `${kind}: every accepted subscription's opening and closing events reach a watcher once each, a refused one's never`,
+        seen.subscribers === cycles && seen.complete === cycles,
+        `${cycles} accepted; the watcher saw ${seen.subscribers} attacking subscribers, ${seen.complete} with each of their ${2 * p.selectors} events exactly once (${book.events} subscription events in all)`,
+      ),
+      check(
+        `${kind}: a refused subscribe gives its charge back; the budget then holds one 1,000-selector subscription`,
+        budget.invalid === 400 && budget.fits === 200 && budget.over,
+        `400 for a bad lastEventID: ${budget.invalid}; then ${budget.fits}; then ${over.status} ${over.reason.slice(0, 120)}`,
+      ),
+      check(
+        `${kind}: every connection slot comes back`,
+        slots === 0,
+        `herald_connections ${slots} once every client left`,
       ),
       check(
         `${kind}: readers of /news resume without herald.gap`,
@@ -254,6 +427,14 @@ async function runOn(ctx: ScenarioContext, kind: EngineKind, p: Params): Promise
         gaps: books.gaps,
         lost: books.lost + books.lostInGap,
         duplicated: books.duplicated,
+        refused,
+        badRefusals,
+        watcherSubscribers: seen.subscribers,
+        watcherComplete: seen.complete,
+        budgetInvalid: budget.invalid,
+        budgetFits: budget.fits,
+        budgetOver: budget.over ? 1 : 0,
+        slotsAfter: slots,
         ...attackFigureRecord(figures),
       },
     };

@@ -158,7 +158,7 @@ describe('defaults', () => {
         maxTemplateCostTotal: 128 * 1024 * 1024,
         maxBodyBytes: 1024 * 1024,
         publishRate: 0,
-        subscriptionEventsRate: 2000,
+        subscriptionEventsRate: 1000,
         headersTimeoutMs: 10_000,
         requestTimeoutMs: 30_000,
         maxSockets: 943_718,
