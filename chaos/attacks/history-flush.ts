@@ -315,8 +315,8 @@ async function runOn(ctx: ScenarioContext, kind: EngineKind, p: Params): Promise
       },
     );
     // Let the last subscription events land before the readers come back, and the attackers'
-    // budget (2,000 events, refilled at 2,000/s) fill up again.
-    await sleep(ctx.size === 'test' ? 1200 : 1500);
+    // budget (2,000 events, refilled at 1,000/s) fill up again.
+    await sleep(2200);
     // The budget comes back whole: a subscribe refused for another reason (a control character
     // in lastEventID: 400) was charged and gave the charge back, so the next one fits the
     // budget exactly and the one after it does not.
