@@ -288,8 +288,11 @@ async function runOn(ctx: ScenarioContext, kind: EngineKind, p: Params): Promise
           a.close();
           cycles++;
         } else {
-          // An attacker does not wait for Retry-After: it comes straight back.
+          // An attacker does not wait for Retry-After: it is back in 100 ms. Not sooner, so that
+          // the attack is the subscription events and not a request flood (a refused subscribe
+          // costs what a /healthz request does; requests per address are not bounded).
           refused++;
+          await sleep(80);
           if (!isEventBound(a)) {
             badRefusals++;
             lastBad = `${a.status} ${a.reason}`;
