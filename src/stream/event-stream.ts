@@ -1,4 +1,5 @@
 import { type EventFields, encodeEventBytes } from '../protocol/index.js';
+import type { ByteBudget } from './byte-budget.js';
 import type { ResolvedOptions } from './options.js';
 import type { Transport, TransportSink } from './transport.js';
 import type { CloseReason, EventStream, OverflowInfo } from './types.js';
@@ -62,6 +63,10 @@ export class EventStreamCore implements EventStream {
   readonly #stallMs: number;
   readonly #queueBytes: number;
   readonly #dropOldest: boolean;
+  /** Shared with other streams (one client address's, in `herald serve`); see ByteBudget. */
+  readonly #budget: ByteBudget | undefined;
+  /** What this stream has charged to `#budget`: what it holds while the transport waits. */
+  #charged = 0;
   readonly #onOverflow: ((info: OverflowInfo) => void) | undefined;
   readonly #onClose: ((reason: CloseReason) => void) | undefined;
   readonly #externalSignal: AbortSignal | undefined;
@@ -114,6 +119,7 @@ export class EventStreamCore implements EventStream {
     this.#stallMs = options.stallTimeoutMs;
     this.#queueBytes = options.queueBytes;
     this.#dropOldest = options.overflow === 'drop-oldest';
+    this.#budget = options.budget;
     this.#onOverflow = options.onOverflow;
     this.#onClose = options.onClose;
 
@@ -139,7 +145,7 @@ export class EventStreamCore implements EventStream {
 
     const comment = options.initialComment === false ? undefined : options.initialComment;
     if (comment !== undefined || options.retry !== undefined) {
-      this.#write(encodeEventBytes({ comment, retry: options.retry }));
+      this.#write(encodeEventBytes({ comment, retry: options.retry }), false);
     }
     this.#lastWrite = performance.now();
     if (this.#heartbeatMs > 0 && this.#timer === undefined) this.#arm(this.#heartbeatMs);
@@ -231,26 +237,46 @@ export class EventStreamCore implements EventStream {
     for (const resolve of waiters) resolve(drained);
   }
 
-  /** Writes to the transport when it is keeping up, else queues. The stream is open. */
-  #write(bytes: Uint8Array): boolean {
+  /**
+   * Writes to the transport when it is keeping up, else queues. The stream is open. `checked`:
+   * the write must fit in the shared budget (all but the stream's own comments and heartbeats).
+   */
+  #write(bytes: Uint8Array, checked = true): boolean {
+    const budget = this.#budget;
     if (this.#writable) {
+      // A write the transport may not take at once would be held: it must fit in the budget.
+      // (Checked before the write: what the transport holds is known only after it.)
+      if (checked && budget !== undefined && !budget.fits(bytes.byteLength)) {
+        return this.#overflow(bytes, 'budget');
+      }
       if (this.#heartbeatMs !== 0) this.#lastWrite = performance.now();
       if (!this.#transport.write(bytes)) {
         this.#writable = false;
         this.#blocked();
+        if (budget !== undefined) this.#charge(this.#transport.writableLength);
       }
       return true;
     }
     const size = bytes.byteLength;
     if (this.#queuedBytes + size <= this.#queueBytes) {
+      if (budget !== undefined) {
+        if (!budget.fits(size)) return this.#overflow(bytes, 'budget');
+        this.#charge(this.#charged + size);
+      }
       this.#queue.push(bytes);
       this.#queuedBytes += size;
       return true;
     }
-    return this.#overflow(bytes);
+    return this.#overflow(bytes, 'queue');
   }
 
-  #overflow(bytes: Uint8Array): boolean {
+  /** Sets what this stream has charged to its budget to `bytes`. */
+  #charge(bytes: number): void {
+    this.#budget!.charge(bytes - this.#charged);
+    this.#charged = bytes;
+  }
+
+  #overflow(bytes: Uint8Array, bound: 'queue' | 'budget'): boolean {
     const size = bytes.byteLength;
     let droppedEvents = 0;
     let droppedBytes = 0;
@@ -258,8 +284,9 @@ export class EventStreamCore implements EventStream {
     if (!this.#dropOldest) {
       droppedEvents = this.#queue.length - this.#head + 1;
       droppedBytes = this.#queuedBytes + size;
-    } else if (size > this.#queueBytes) {
-      // Dropping every queued event would still not make room: drop the newcomer instead.
+    } else if (bound === 'budget' || size > this.#queueBytes) {
+      // Dropping every queued event would still not make room (or the room is the budget's,
+      // held by other streams too): drop the newcomer instead.
       droppedEvents = 1;
       droppedBytes = size;
     } else {
@@ -274,13 +301,15 @@ export class EventStreamCore implements EventStream {
       this.#compact();
       queue.push(bytes);
       this.#queuedBytes += size;
+      if (this.#budget !== undefined) this.#charge(this.#charged + size - droppedBytes);
       kept = true;
     }
     this.#droppedEvents += droppedEvents;
     this.#droppedBytes += droppedBytes;
-    if (!this.#dropOldest) this.#finish('overflow', false);
+    if (!this.#dropOldest) this.#finish(bound === 'budget' ? 'budget' : 'overflow', false);
     notify(this.#onOverflow, {
       policy: this.#dropOldest ? 'drop-oldest' : 'close',
+      bound,
       queueBytes: this.#queueBytes,
       incomingBytes: size,
       queuedBytes: this.#queuedBytes,
@@ -303,6 +332,9 @@ export class EventStreamCore implements EventStream {
       if (!this.#transport.write(chunk)) {
         this.#compact();
         this.#blocked();
+        if (this.#budget !== undefined) {
+          this.#charge(this.#queuedBytes + this.#transport.writableLength);
+        }
         return;
       }
       if (this.#closed) return;
@@ -310,6 +342,7 @@ export class EventStreamCore implements EventStream {
     queue.length = 0;
     this.#head = 0;
     this.#writable = true;
+    if (this.#budget !== undefined) this.#charge(0);
     this.#settleDrainWaiters(true);
   }
 
@@ -351,7 +384,7 @@ export class EventStreamCore implements EventStream {
       const idle = now - this.#lastWrite;
       if (idle >= this.#heartbeatMs) {
         // While events are queued the client is behind, not idle: a heartbeat would only queue.
-        if (this.#writable) this.#write(HEARTBEAT);
+        if (this.#writable) this.#write(HEARTBEAT, false);
         next = this.#heartbeatMs;
       } else {
         next = Math.min(this.#heartbeatMs, Math.ceil(this.#heartbeatMs - idle));
@@ -395,6 +428,10 @@ export class EventStreamCore implements EventStream {
     this.#queue = [];
     this.#head = 0;
     this.#queuedBytes = 0;
+    if (this.#budget !== undefined) {
+      this.#charge(0);
+      this.#budget.wake(); // a replay waiting for the budget sees this stream closed
+    }
     transport.detach();
     this.#settleDrainWaiters(false);
     const owner = this.#owner;

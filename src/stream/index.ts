@@ -1,6 +1,7 @@
 // The stream API: one Server-Sent Events response (headers, heartbeat, bounded queue with
 // backpressure, close), used directly by applications and by the hub for each subscriber.
 // Re-exported by the `herald` entry point (src/index.ts).
+export { ByteBudget } from './byte-budget.js';
 export { createEventStream } from './create-event-stream.js';
 export { HeraldStreamError, type HeraldStreamErrorCode } from './errors.js';
 export { createEventStreamResponse } from './fetch.js';

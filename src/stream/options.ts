@@ -1,3 +1,4 @@
+import { ByteBudget } from './byte-budget.js';
 import { HeraldStreamError } from './errors.js';
 import type {
   CloseReason,
@@ -26,6 +27,7 @@ export interface ResolvedOptions {
   heartbeatMs: number;
   queueBytes: number;
   overflow: OverflowPolicy;
+  budget: ByteBudget | undefined;
   stallTimeoutMs: number;
   onOverflow: ((info: OverflowInfo) => void) | undefined;
   onClose: ((reason: CloseReason) => void) | undefined;
@@ -68,6 +70,9 @@ export function resolveOptions(options: EventStreamOptions | undefined): Resolve
   if (overflow !== 'close' && overflow !== 'drop-oldest') {
     throw invalid('overflow', `must be 'close' or 'drop-oldest' (got ${JSON.stringify(overflow)})`);
   }
+  if (o.budget !== undefined && !(o.budget instanceof ByteBudget)) {
+    throw invalid('budget', 'must be a ByteBudget');
+  }
   const signal = o.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw invalid('signal', 'must be an AbortSignal');
@@ -88,6 +93,7 @@ export function resolveOptions(options: EventStreamOptions | undefined): Resolve
       Number.MAX_SAFE_INTEGER,
     ),
     overflow,
+    budget: o.budget,
     stallTimeoutMs: integer(
       'stallTimeoutMs',
       o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,

@@ -1,4 +1,5 @@
 import type { EventFields } from '../protocol/index.js';
+import type { ByteBudget } from './byte-budget.js';
 
 /**
  * What to do when a client reads slower than events arrive and the stream's queue is full.
@@ -19,8 +20,11 @@ export type OverflowPolicy = 'close' | 'drop-oldest';
  * - `'error'`: the transport reported an error (a reset HTTP/2 stream, a socket error).
  * - `'stalled'`: the transport did not drain for {@link EventStreamOptions.stallTimeoutMs}: the
  *   client stopped reading (or is gone without a word), live or during a replay.
+ * - `'budget'`: an event did not fit in the {@link EventStreamOptions.budget} the stream shares
+ *   with others (in `herald serve`, those of its client address: `--queue-bytes-per-ip`), under
+ *   the `'close'` policy.
  */
-export type CloseReason = 'server' | 'client' | 'overflow' | 'error' | 'stalled';
+export type CloseReason = 'server' | 'client' | 'overflow' | 'error' | 'stalled' | 'budget';
 
 /** Header values accepted in {@link EventStreamOptions.headers}. */
 export type HeaderValue = string | number | readonly string[];
@@ -29,6 +33,11 @@ export type HeaderValue = string | number | readonly string[];
 export interface OverflowInfo {
   /** The policy that was applied. */
   readonly policy: OverflowPolicy;
+  /**
+   * The bound the event did not fit: the stream's own queue (`queueBytes`), or the
+   * {@link EventStreamOptions.budget} it shares with other streams.
+   */
+  readonly bound: 'queue' | 'budget';
   /** The configured bound, {@link EventStreamOptions.queueBytes}. */
   readonly queueBytes: number;
   /** Size of the event that did not fit. */
@@ -57,6 +66,14 @@ export interface EventStreamOptions {
   queueBytes?: number;
   /** What to do when an event does not fit in the queue. Default `'close'`. */
   overflow?: OverflowPolicy;
+  /**
+   * Bytes this stream shares with others: what all of them hold while their clients are behind
+   * (queues and transport buffers) stays within it. An event that would take them past it is
+   * an overflow of this stream (`OverflowInfo.bound` `'budget'`; under the `'close'` policy the
+   * stream closes with reason `'budget'`). `herald serve` gives every stream of one client
+   * address the same budget (`--queue-bytes-per-ip`). Default: none.
+   */
+  budget?: ByteBudget;
   /**
    * Close the stream (reason `'stalled'`, torn down like an overflow) when its transport asked
    * to wait (a write returned `false`) and has not drained for this many milliseconds: a client
