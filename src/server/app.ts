@@ -238,6 +238,7 @@ export async function startServer(
   const connections = new ConnectionLimiter(
     config.limits.maxConnections,
     config.limits.maxConnectionsPerIp,
+    config.limits.queueBytesPerIp,
   );
   const shutdown = new AbortController();
   const startedAt = Date.now();

@@ -47,6 +47,12 @@ export interface LimitsConfig {
   /** Most open subscriber connections from one IP address. Default 1000; 0 = no limit. */
   maxConnectionsPerIp: number;
   /**
+   * Most bytes the streams of one IP address may hold together while their clients are behind
+   * (queues and socket write buffers); past it, a live write closes its stream (reason
+   * `budget`) and replays wait. Default 16 × `queueBytes`; 0 = no limit.
+   */
+  queueBytesPerIp: number;
+  /**
    * Most topic selectors in one subscription (Mercure: 1..1000), and most updates of a JSON
    * publish array, their topics counted together. Default 1000.
    */
@@ -326,6 +332,13 @@ type OptionRow = Pick<OptionSpec, 'flag' | 'type' | 'description' | 'group'> &
 
 const MAX_TIMER_MS = 2_147_483_647;
 const MiB = 1024 * 1024;
+/**
+ * `--queue-bytes-per-ip` by default, in `--queue-bytes`: 16 MiB at the default queue. One
+ * address may add 64 MiB to the hub (docs/security.md): about 32 MiB are its connections' own
+ * cost at the default --max-connections-per-ip (measured at 1000), the rest is this budget and
+ * headroom for the garbage collector.
+ */
+const DEFAULT_QUEUE_BYTES_PER_IP_QUEUES = 16;
 
 /**
  * Subscription events per second per client address (`--subscription-events-rate`): a
@@ -638,6 +651,16 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     default: 1000,
     min: 0,
     description: 'Most open subscriber connections from one IP address (then 429); 0 = no limit.',
+  },
+  {
+    flag: '--queue-bytes-per-ip',
+    type: 'bytes',
+    group: LIMITS,
+    valueName: '<bytes>',
+    defaultText: '16 × --queue-bytes (16MiB)',
+    min: 0,
+    description:
+      'Most bytes the subscriber streams of one IP address may hold together while their clients are behind (queues and socket write buffers, at least --queue-bytes). Past it, a live event for one of them closes that stream (logged with reason budget; the client resumes from history) and replays wait for room. 0 = no limit.',
   },
   {
     flag: '--max-sockets',
@@ -1794,6 +1817,21 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     );
   }
 
+  // Each stream may hold --queue-bytes: an address's budget below that would cut a single
+  // subscriber that --queue-bytes lets fall behind.
+  const queueBytes = num('queueBytes');
+  const queueBytesPerIp = isSet('queueBytesPerIp')
+    ? num('queueBytesPerIp')
+    : DEFAULT_QUEUE_BYTES_PER_IP_QUEUES * queueBytes;
+  if (queueBytesPerIp > 0 && queueBytesPerIp < queueBytes) {
+    const perIp = get('queueBytesPerIp');
+    throw new HeraldConfigError(
+      'CONFLICT',
+      `${perIp.source} (${queueBytesPerIp} bytes) is less than --queue-bytes (${queueBytes} bytes): one subscriber's queue must fit in its address's budget; raise it or set 0 for no limit`,
+      perIp.source,
+    );
+  }
+
   const config: ServerConfig = {
     host,
     port: portNumber,
@@ -1827,6 +1865,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     limits: {
       maxConnections,
       maxConnectionsPerIp: num('maxConnectionsPerIp'),
+      queueBytesPerIp,
       maxTopics: num('maxTopics'),
       maxUpdateTopics: num('maxUpdateTopics'),
       maxTemplateCost: num('maxTemplateCost'),

@@ -1,22 +1,41 @@
+import { ByteBudget } from '../stream/byte-budget.js';
 import { HttpError } from './respond.js';
+
+/** One address's open connections, and the bytes their streams share. */
+interface Address {
+  count: number;
+  budget: ByteBudget | undefined;
+}
 
 /**
  * Counts open subscriber connections, in total and per IP address, and refuses those past the
- * limits with a 429 that says which limit bit.
+ * limits with a 429 that says which limit bit. Each address with open connections also has one
+ * {@link ByteBudget} for what its streams may hold together (`--queue-bytes-per-ip`).
  */
 export class ConnectionLimiter {
   readonly #max: number;
   readonly #maxPerIp: number;
-  readonly #perIp = new Map<string, number>();
+  readonly #bytesPerIp: number;
+  readonly #perIp = new Map<string, Address>();
   #open = 0;
 
   /**
    * @param max - most connections in total; 0 = no limit
    * @param maxPerIp - most connections from one address; 0 = no limit
+   * @param bytesPerIp - most bytes one address's streams may hold while behind; 0 = no limit
    */
-  constructor(max: number, maxPerIp: number) {
+  constructor(max: number, maxPerIp: number, bytesPerIp = 0) {
     this.#max = max;
     this.#maxPerIp = maxPerIp;
+    this.#bytesPerIp = bytesPerIp;
+  }
+
+  /**
+   * The byte budget the streams of `ip` share, while `ip` holds a slot (`undefined` otherwise,
+   * or without `bytesPerIp`).
+   */
+  budgetOf(ip: string): ByteBudget | undefined {
+    return this.#perIp.get(ip)?.budget;
   }
 
   /** Open connections. */
@@ -38,7 +57,8 @@ export class ConnectionLimiter {
         { 'retry-after': '5' },
       );
     }
-    const current = this.#perIp.get(ip) ?? 0;
+    const address = this.#perIp.get(ip);
+    const current = address?.count ?? 0;
     if (this.#maxPerIp > 0 && current >= this.#maxPerIp) {
       throw new HttpError(
         429,
@@ -46,16 +66,21 @@ export class ConnectionLimiter {
         { 'retry-after': '5' },
       );
     }
-    this.#perIp.set(ip, current + 1);
+    if (address === undefined) {
+      const budget = this.#bytesPerIp > 0 ? new ByteBudget(this.#bytesPerIp) : undefined;
+      this.#perIp.set(ip, { count: 1, budget });
+    } else {
+      address.count++;
+    }
     this.#open++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.#open--;
-      const n = (this.#perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) this.#perIp.delete(ip);
-      else this.#perIp.set(ip, n);
+      const held = this.#perIp.get(ip);
+      if (held === undefined) return;
+      if (--held.count <= 0) this.#perIp.delete(ip);
     };
   }
 }

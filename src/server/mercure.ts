@@ -153,7 +153,8 @@ async function subscribe(
     sub = ctx.hub.subscribe(req, res, {
       topics,
       authorized: identity?.claim.subscribe,
-      stream: { headers: cors },
+      // Every stream of this address shares one byte budget (--queue-bytes-per-ip).
+      stream: { headers: cors, budget: ctx.connections.budgetOf(ip) },
       onClose: () => {
         // Its closing events are published below: the charge is spent.
         charge.owed = true;
@@ -168,6 +169,11 @@ async function subscribe(
           ctx.logger.info(
             { subscriber: sub.id, ip, reason, stallTimeoutMs: ctx.config.stallTimeoutMs },
             'subscriber stream closed: its socket did not drain for --stall-timeout (the client stopped reading)',
+          );
+        } else if (reason === 'budget') {
+          ctx.logger.info(
+            { subscriber: sub.id, ip, reason, queueBytesPerIp: ctx.config.limits.queueBytesPerIp },
+            "subscriber stream closed: its address's streams together held --queue-bytes-per-ip while their clients were behind; the client resumes from history",
           );
         }
         ctx.logger.debug({ subscriber: sub.id, topics, reason }, 'unsubscribe');

@@ -94,7 +94,7 @@ export class Metrics {
     });
     this.#overflows = new Counter({
       name: 'herald_queue_overflows_total',
-      help: 'Subscriber queue overflows.',
+      help: "Subscriber queue overflows: an event did not fit in its queue (--queue-bytes) or in its address's budget (--queue-bytes-per-ip).",
       registers,
     });
     this.#requests = new Counter({
@@ -113,11 +113,11 @@ export class Metrics {
     this.#streams.set({ transport: 'h2' }, 0);
     this.#closes = new Counter({
       name: 'herald_stream_closes_total',
-      help: 'Subscriber streams closed, by reason: client (went away), server (hub shutdown, token expiry), overflow (fell --queue-bytes behind), stalled (did not drain for --stall-timeout), error.',
+      help: 'Subscriber streams closed, by reason: client (went away), server (hub shutdown, token expiry), overflow (fell --queue-bytes behind), stalled (did not drain for --stall-timeout), budget (the streams of its address held --queue-bytes-per-ip), error.',
       labelNames: ['reason'],
       registers,
     });
-    for (const reason of ['client', 'server', 'overflow', 'stalled', 'error'] as const) {
+    for (const reason of ['client', 'server', 'overflow', 'stalled', 'budget', 'error'] as const) {
       this.#closes.inc({ reason }, 0);
     }
     hub.on('overflow', () => this.#overflows.inc());

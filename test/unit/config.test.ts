@@ -150,6 +150,7 @@ describe('defaults', () => {
       limits: {
         maxConnections: 100_000,
         maxConnectionsPerIp: 1000,
+        queueBytesPerIp: 16 * 1024 * 1024,
         maxTopics: 1000,
         maxUpdateTopics: 100,
         maxTemplateCost: 128 * 1024,
@@ -307,6 +308,7 @@ dashboard: true
     assert.deepEqual(config.limits, {
       maxConnections: 10,
       maxConnectionsPerIp: 2,
+      queueBytesPerIp: 16 * 65536,
       maxTopics: 3,
       maxUpdateTopics: 7,
       maxTemplateCost: 128 * 1024,
@@ -466,6 +468,23 @@ describe('durations and sizes', () => {
     assert.equal(load(['--max-body-bytes', '64KiB']).config.limits.maxBodyBytes, 65_536);
     rejects({ argv: ['--queue-bytes', '0'] }, '--queue-bytes', /at least 1/);
     rejects({ argv: ['--history-bytes', 'big'] }, '--history-bytes', /16MiB/);
+  });
+});
+
+describe('--queue-bytes-per-ip', () => {
+  it('defaults to 16 queues of --queue-bytes, and takes bytes or 0 (no limit)', () => {
+    assert.equal(load(['--queue-bytes', '256KiB']).config.limits.queueBytesPerIp, 4 * 1024 * 1024);
+    assert.equal(load(['--queue-bytes-per-ip', '4MiB']).config.limits.queueBytesPerIp, 4 << 20);
+    assert.equal(load(['--queue-bytes-per-ip', '0']).config.limits.queueBytesPerIp, 0);
+  });
+
+  it('refuses a budget smaller than one queue, naming both flags', () => {
+    const error = rejects(
+      { argv: ['--queue-bytes', '1MiB', '--queue-bytes-per-ip', '512KiB'] },
+      '--queue-bytes-per-ip',
+      /less than --queue-bytes.*set 0 for no limit/,
+    );
+    assert.equal(error.code, 'CONFLICT');
   });
 });
 
