@@ -11,6 +11,7 @@ import { historyFlush } from './history-flush.js';
 import { idleSessions } from './idle-sessions.js';
 import { jwksBloat } from './jwks-bloat.js';
 import { newlineBloatAttack } from './newline-bloat.js';
+import { oneAddress } from './one-address.js';
 import { privateIds } from './private-ids.js';
 import { rateSpellings } from './rate-spellings.js';
 import { redisHugeId } from './redis-huge-id.js';
@@ -25,6 +26,7 @@ import { topicBomb } from './topic-bomb.js';
 export const ATTACKS: Scenario[] = [
   replayFloodAttack,
   replayFloodRedisAttack,
+  oneAddress,
   newlineBloatAttack,
   privateIds,
   topicBomb,

@@ -46,6 +46,8 @@ export interface SubscriberOptions {
   origins?: () => readonly string[];
   /** Called when a connection got its 200, with where it went and the id it resumed after. */
   onOpen?: (open: OpenRecord) => void;
+  /** The local address to connect from (e.g. `127.0.0.5`: the hub counts it as that client). */
+  localAddress?: string;
 }
 
 /** One connection that got a 200. */
@@ -146,7 +148,7 @@ export class AccountingSubscriber {
     return new Promise((resolve) => {
       const req = get(
         `${origin}/.well-known/mercure?${params}`,
-        { headers, agent: false },
+        { headers, agent: false, localAddress: this.#options.localAddress },
         (res) => {
           if (req !== this.#req) {
             res.destroy();
