@@ -702,8 +702,9 @@ export class Hub extends EventEmitter<HubEventMap> {
           if (!(await stream!.drained()) || sub.closed) return false;
         }
         // The budget is shared: other streams may take it back meanwhile, so wait until it
-        // has room (a drain or a close of one of them gives bytes back).
-        while (budget !== undefined && !budget.fits(bytes.byteLength)) {
+        // has room (a drain or a close of one of them gives bytes back). An event larger than
+        // the whole budget never fits: it goes once nothing is held (and closes the stream).
+        while (budget !== undefined && !budget.fits(bytes.byteLength) && budget.used > 0) {
           await budget.released();
           if (sub.closed || stream!.closed) return false;
         }
