@@ -1,6 +1,7 @@
 import { createParser, type ParsedEvent } from '../protocol/index.js';
 import { HeraldClientError } from './errors.js';
 import { isEventStream } from './mime.js';
+import { fetchGuarded } from './redirect.js';
 import type { FetchLike } from './request.js';
 import type { Timers } from './timers.js';
 import { createWatchdog } from './watchdog.js';
@@ -15,8 +16,16 @@ export type ReadyState = 0 | 1 | 2;
 export interface ConnectionConfig {
   /** The URL of the first request. */
   url: string;
-  /** The fetch to call (never called as a method). */
+  /**
+   * The fetch to call (never called as a method). It is only ever called with URLs on the origin
+   * of `url`, or (with `guardRedirects`) with a request that carries none of `init`'s own.
+   */
   fetch: FetchLike;
+  /**
+   * Follow redirects by hand, so that `init`'s headers, body and credentials go only to the
+   * origin of `url` (see redirect.ts). Otherwise fetch follows them itself.
+   */
+  guardRedirects?: boolean;
   /** Timer functions. */
   timers: Timers;
   /** The request of one attempt, given the last event ID string to send (`''`: none). */
@@ -75,6 +84,7 @@ function isRuntimeTimeout(error: unknown): boolean {
 export function openConnection(config: ConnectionConfig): Connection {
   const { timers, idleTimeoutMs = 0 } = config;
   const fetchStream = config.fetch;
+  const home = new URL(config.url).origin;
   let url = config.url;
   let state: ReadyState = 0;
   let origin = '';
@@ -164,12 +174,17 @@ export function openConnection(config: ConnectionConfig): Connection {
     }
     watchdog.kick();
     let response: Response;
+    let answered = url;
     try {
-      const init = await config.init(parser.lastEventId);
+      const init = { ...(await config.init(parser.lastEventId)), signal: controller.signal };
       if (current !== controller) return;
-      response = await fetchStream(url, { ...init, signal: controller.signal });
+      if (config.guardRedirects)
+        ({ response, url: answered } = await fetchGuarded(fetchStream, url, init));
+      else response = await fetchStream(url, init);
     } catch (error) {
-      if (current === controller) fail(networkError(error));
+      if (current === controller) {
+        fail(error instanceof HeraldClientError ? error : networkError(error));
+      }
       return;
     }
     const body = response.body;
@@ -198,10 +213,14 @@ export function openConnection(config: ConnectionConfig): Connection {
       return;
     }
     // Redirects were followed: the stream's origin is its final URL's ("the serialization of
-    // the origin of the event stream's final URL"), and reconnections go to that URL too (the
-    // request's URL list ends with it), as browsers do.
-    if (response.url) url = response.url;
-    origin = new URL(url).origin;
+    // the origin of the event stream's final URL"). Reconnections fetch "ev's request" again,
+    // whose URL list ends with that URL, so they go there too, as Chromium does — but only when
+    // it is on the origin the caller named. A final URL on another origin is never fetched
+    // directly: the caller's headers, body, credentials (or a fetch of theirs that adds a
+    // token) were given for their origin only, so reconnections start again from their URL.
+    const final = new URL(response.url || answered);
+    origin = final.origin;
+    url = origin === home ? final.href : config.url;
     parser.reset();
     // "Announce the connection": "if the readyState attribute is set to a value other than
     // CLOSED, sets the readyState attribute to OPEN and fires an event named open".

@@ -12,6 +12,11 @@ export type HeraldClientErrorCode =
   | 'BAD_CONTENT_TYPE'
   /** The URL's scheme cannot carry an event stream (only `http:` and `https:` can). */
   | 'UNSUPPORTED_URL'
+  /**
+   * A redirect `subscribe()` will not follow: too many, to another scheme, a body to another
+   * origin, or one a browser hides (`response` holds it).
+   */
+  | 'REDIRECT'
   /** `maxRetries` consecutive attempts failed; `cause` is the last failure. */
   | 'RETRIES_EXHAUSTED'
   /** `json: true` and an event's data is not JSON; `raw` holds the data as received. */
@@ -23,7 +28,7 @@ export type HeraldClientErrorCode =
 export interface HeraldClientErrorDetails {
   /** The underlying error (a `TypeError` from `fetch`, the last failure, …). */
   cause?: unknown;
-  /** The response that was refused (`BAD_STATUS`, `BAD_CONTENT_TYPE`). */
+  /** The response that was refused (`BAD_STATUS`, `BAD_CONTENT_TYPE`, `REDIRECT`). */
   response?: Response;
   /** The event's raw data (`INVALID_JSON`). */
   raw?: string;
@@ -38,7 +43,7 @@ export interface HeraldClientErrorDetails {
 export class HeraldClientError extends Error {
   /** Machine-readable kind of failure. */
   readonly code: HeraldClientErrorCode;
-  /** The refused response, for `BAD_STATUS` and `BAD_CONTENT_TYPE`. */
+  /** The refused response, for `BAD_STATUS`, `BAD_CONTENT_TYPE` and `REDIRECT`. */
   readonly response: Response | undefined;
   /** The event's raw data, for `INVALID_JSON`. */
   readonly raw: string | undefined;

@@ -367,6 +367,11 @@ export function subscribe<E extends EventMap>(
   const connection = openConnection({
     url: href,
     fetch: options.fetch ?? globalFetch,
+    // Headers, a body and cookies are given for the URL's origin: redirects are followed by
+    // hand so that none of them reaches another (a browser hides where a redirect leads, so
+    // there such a redirect fails; without them, fetch follows redirects itself).
+    guardRedirects:
+      headers !== undefined || options.body != null || options.credentials === 'include',
     timers: options.timers ?? systemTimers,
     lastEventId,
     idleTimeoutMs: options.idleTimeoutMs ?? 45_000,
