@@ -74,8 +74,20 @@ export interface SubscribeOptions<E extends EventMap = StringEvents> {
   headers?: HeadersLike | (() => HeadersLike | Promise<HeadersLike>);
   /** The request method. Default `GET`; `POST` streams (as LLM APIs use) work too. */
   method?: string;
-  /** The request body, sent again on every reconnection (so not a stream). */
+  /** The request body (not a stream: with `reconnect: 'always'` it is sent again). */
   body?: Exclude<RequestInit['body'], ReadableStream>;
+  /**
+   * Whether the request is ever sent again (after a failure, the end of the stream, or a pause):
+   * - `'auto'` (default): only for an idempotent method (`GET`, `HEAD`, `OPTIONS`, `TRACE`,
+   *   `PUT`, `DELETE`). A `POST` (or other) stream is sent once: its end closes the subscription
+   *   normally, a failure is final, `pauseWhenHidden` is ignored.
+   * - `'always'`: any method, with `Last-Event-ID` — safe only when the server resumes the
+   *   stream after that id rather than repeating the request's action (see docs/client.md).
+   * - `'never'`: one request, whatever the method.
+   *
+   * Statuses in `retryOn` (the server refused, so did not act) and `shouldRetry` still apply.
+   */
+  reconnect?: 'auto' | 'always' | 'never';
   /** Fetch's credentials mode. Default `same-origin`; `include` sends cookies cross-origin. */
   credentials?: RequestInit['credentials'];
   /**
@@ -98,8 +110,9 @@ export interface SubscribeOptions<E extends EventMap = StringEvents> {
   retryOn?: readonly number[];
   /**
    * Decides whether a failure is retried, overriding the default (network errors, idle
-   * timeouts and the end of the stream are retried; statuses only when in `retryOn`; other
-   * statuses and content types are not). Receives the refused `Response` or the error.
+   * timeouts and the end of the stream are retried when `reconnect` lets the request be sent
+   * again; statuses only when in `retryOn`; other statuses and content types are not).
+   * Receives the refused `Response` or the error.
    */
   shouldRetry?: (failure: HeraldClientError | Response, attempt: number) => boolean;
   /**
@@ -137,7 +150,10 @@ export interface SubscribeOptions<E extends EventMap = StringEvents> {
   onInvalid?(info: InvalidEventInfo): void;
   /** The server could not replay everything after `lastEventId` (a `herald.gap` event). */
   onGap?(gap: GapInfo): void;
-  /** The subscription ended: `reason` is `undefined` after `close()` / abort, else why it gave up. */
+  /**
+   * The subscription ended: `reason` is `undefined` after `close()` / abort or the end of a
+   * stream that is not sent again (see `reconnect`), else why it gave up.
+   */
   onClose?(reason: HeraldClientError | undefined): void;
 
   /** Timer functions (default: the global ones); tests pass a fake clock. */
@@ -166,7 +182,10 @@ export interface Subscription<E extends EventMap = StringEvents>
   readonly readyState: ReadyState;
   /** The last event ID, sent as `Last-Event-ID` when reconnecting. */
   readonly lastEventId: string;
-  /** Settles when the subscription ends, with the reason it gave up (`undefined` after `close()`). */
+  /**
+   * Settles when the subscription ends, with the reason it gave up (`undefined` after `close()`,
+   * or when a stream that is not sent again ended).
+   */
   readonly closed: Promise<HeraldClientError | undefined>;
   /**
    * Calls `listener` with the data of every delivered event of `type`.
@@ -180,11 +199,15 @@ export interface Subscription<E extends EventMap = StringEvents>
   /** Ends the subscription: aborts the request, ends iterators, calls `onClose`. Idempotent. */
   close(): void;
   /**
-   * Iterates over delivered events. Ends after `close()` or an abort; throws the reason when the
-   * subscription gives up. Leaving the loop early (`break`) closes the subscription.
+   * Iterates over delivered events. Ends after `close()`, an abort or the end of a stream that is
+   * not sent again; throws the reason when the subscription gives up. Leaving the loop early
+   * (`break`) closes the subscription.
    */
   [Symbol.asyncIterator](): AsyncIterator<HeraldEventOf<E>, undefined>;
 }
+
+/** RFC 9110's idempotent methods: sending one again has the effect of sending it once. */
+const IDEMPOTENT = ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'];
 
 /** The in-band event type of a replay gap. */
 const GAP = 'herald.gap';
@@ -247,6 +270,7 @@ export function subscribe<E extends EventMap>(
     now = Date.now,
     dedupe = true,
     lastEventId = '',
+    reconnect = 'auto',
   } = options;
   if (/[\r\n\0]/.test(lastEventId)) {
     throw new TypeError('lastEventId: no CR, LF or NUL');
@@ -264,6 +288,13 @@ export function subscribe<E extends EventMap>(
   const closed = new Promise<HeraldClientError | undefined>((resolve) => {
     resolveClosed = resolve;
   });
+  // A non-idempotent request is not repeated unless asked: an LLM prompt sent twice is a second
+  // answer (and a second bill), not a resumed stream.
+  const resend =
+    reconnect === 'always' ||
+    (reconnect === 'auto' && IDEMPOTENT.includes((options.method ?? 'GET').toUpperCase()));
+  // The stream ended and is not sent again: a normal end, not a failure.
+  let completed = false;
   let attempts = 0;
   let retryFloor = 0;
   let finalReason: HeraldClientError | undefined;
@@ -387,8 +418,9 @@ export function subscribe<E extends EventMap>(
       const response = error.response;
       let retry =
         error.code !== 'UNSUPPORTED_URL' &&
-        (response === undefined ||
-          (error.code === 'BAD_STATUS' && retryOn.includes(response.status)));
+        (response === undefined
+          ? resend
+          : error.code === 'BAD_STATUS' && retryOn.includes(response.status));
       if (shouldRetry && error.code !== 'UNSUPPORTED_URL') {
         try {
           retry = shouldRetry(response ?? error, attempts + 1);
@@ -397,7 +429,8 @@ export function subscribe<E extends EventMap>(
         }
       }
       if (!retry) {
-        finalReason = error;
+        completed = !resend && error.code === 'STREAM_ENDED';
+        finalReason = completed ? undefined : error;
         return -1;
       }
       if (++attempts > maxRetries) {
@@ -422,15 +455,17 @@ export function subscribe<E extends EventMap>(
     },
     onEvent: deliver,
     onError(error) {
-      call(options.onError, error);
+      if (!completed) call(options.onError, error);
       if (connection.readyState === 2) finish(finalReason);
     },
     onTooLarge: (error) => call(options.onError, error),
   });
 
-  const visibility = options.pauseWhenHidden
-    ? (options.visibility ?? (globalThis as { document?: VisibilitySource }).document)
-    : undefined;
+  // A pause drops the stream and resuming sends the request again: only when that is allowed.
+  const visibility =
+    options.pauseWhenHidden && resend
+      ? (options.visibility ?? (globalThis as { document?: VisibilitySource }).document)
+      : undefined;
   const onVisibility = (): void => {
     if (visibility?.visibilityState === 'hidden') connection.pause();
     else connection.resume();

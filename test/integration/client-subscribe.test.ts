@@ -1,6 +1,7 @@
 // subscribe() / subscribeHub() over real sockets: against Herald's hub (dedupe across a replay
 // that repeats events, gap reports, typed JSON with a schema, the Mercure URL and token), a
-// POST stream resent on reconnection, the heartbeat watchdog, abort, and iteration.
+// POST stream sent once by default and resent only when asked, the heartbeat watchdog, abort,
+// and iteration.
 import assert from 'node:assert/strict';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
@@ -229,7 +230,7 @@ describe('subscribe against the hub', () => {
 });
 
 describe('subscribe over plain streams', () => {
-  test('POST stream: method, body and headers are sent again on reconnection, with Last-Event-ID', async () => {
+  test("POST stream with reconnect: 'always': method, body and headers are sent again on reconnection, with Last-Event-ID", async () => {
     const { url, seen } = route('post', ({ res }, n) => {
       res.writeHead(200, { 'content-type': 'text/event-stream', connection: 'close' });
       res.end(n === 1 ? 'id: t1\ndata: Hel\n\n' : 'id: t2\ndata: lo\n\n');
@@ -237,6 +238,7 @@ describe('subscribe over plain streams', () => {
     const got = new Collector<string>();
     const sub = subscribe(url, {
       ...fast,
+      reconnect: 'always',
       method: 'POST',
       body: JSON.stringify({ prompt: 'Hello' }),
       headers: { authorization: 'Bearer k', 'content-type': 'application/json' },
@@ -257,6 +259,70 @@ describe('subscribe over plain streams', () => {
     } finally {
       sub.close();
     }
+  });
+
+  test('POST stream: sent once; its end closes the subscription normally, no error, no second request', async () => {
+    const { url, seen } = route('post-once', ({ res }) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('id: t1\ndata: Hel\n\nid: t2\ndata: lo\n\n');
+    });
+    const errors: string[] = [];
+    const got: string[] = [];
+    const sub = subscribe(url, {
+      ...fast,
+      method: 'POST',
+      body: JSON.stringify({ prompt: 'Hello' }),
+      onError: (error) => errors.push(error.code),
+    });
+    // The iterator ends (it does not throw) when the answer is complete.
+    for await (const event of sub) got.push(event.data);
+    assert.deepEqual(got, ['Hel', 'lo']);
+    assert.equal(await sub.closed, undefined);
+    assert.equal(sub.readyState, 2);
+    assert.deepEqual(errors, []);
+    // Closed for good: nothing is scheduled, so no request can follow.
+    assert.equal(seen.items.length, 1);
+  });
+
+  test('POST stream: a network failure is final, not a resend', async () => {
+    const { url, seen } = route('post-broken', ({ res }) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('id: t1\ndata: Hel\n\n', () => res.destroy());
+    });
+    const got: string[] = [];
+    const sub = subscribe(url, {
+      ...fast,
+      method: 'POST',
+      body: 'prompt',
+      onEvent: (e) => got.push(e.data),
+    });
+    const reason = await withTimeout(sub.closed, 'the failure');
+    assert.equal(reason?.code, 'NETWORK');
+    assert.deepEqual(got, ['Hel']);
+    assert.equal(seen.items.length, 1);
+  });
+
+  test("reconnect: 'never' sends a GET once; reconnect 'auto' resends an idempotent PUT", async () => {
+    const once = route('get-once', ({ res }) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('data: only\n\n');
+    });
+    const sub = subscribe(once.url, { ...fast, reconnect: 'never' });
+    assert.equal(await withTimeout(sub.closed, 'the end'), undefined);
+    assert.equal(once.seen.items.length, 1);
+
+    const put = route('put', ({ res }, n) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`data: ${n}\n\n`);
+    });
+    const got = new Collector<string>();
+    const again = subscribe(put.url, { ...fast, method: 'PUT', onEvent: (e) => got.push(e.data) });
+    await got.count(2, 'a second PUT');
+    again.close();
+    assert.deepEqual(
+      put.seen.items.slice(0, 2).map((request) => request.method),
+      ['PUT', 'PUT'],
+    );
   });
 
   test('watchdog: a stream silent for idleTimeoutMs is dropped and resumed', async () => {

@@ -321,6 +321,7 @@ describe('subscribe: requests', () => {
   test('method, body, credentials, headers (a function, called per attempt), initial lastEventId', async () => {
     let calls = 0;
     const { sub, requests, clock } = start([{ stream: true }], {
+      reconnect: 'always',
       method: 'POST',
       body: '{"prompt":"hi"}',
       credentials: 'include',
