@@ -38,6 +38,32 @@ function fieldValue(line: string, nameEnd: number, end: number): string | undefi
   return '';
 }
 
+/** The names of the fields the standard acts on; a line naming any other field is ignored. */
+const FIELDS = ['data', 'id', 'event', 'retry'];
+
+/** What the start of a line shows: a field the standard acts on. */
+const KNOWN = 0;
+/** What the start of a line shows: a field it ignores ("The field is ignored"). */
+const UNKNOWN = 1;
+/** What the start of a line shows: not yet either (`da`, `data`: the next character decides). */
+const UNDECIDED = 2;
+
+/**
+ * What the start of a line that has not ended (`head`, at least its first 6 code units when it
+ * has them) shows about its field: {@link KNOWN}, {@link UNKNOWN} or {@link UNDECIDED}.
+ */
+function fieldKind(head: string): number {
+  let kind = UNKNOWN;
+  for (const name of FIELDS) {
+    if (head.length <= name.length) {
+      if (name.startsWith(head)) kind = UNDECIDED;
+    } else if (head.startsWith(name) && head.charCodeAt(name.length) === COLON) {
+      return KNOWN;
+    }
+  }
+  return kind;
+}
+
 /** True when `value` is non-empty and made of ASCII digits only. */
 function isAsciiDigits(value: string): boolean {
   const length = value.length;
@@ -61,11 +87,15 @@ function isAsciiDigits(value: string): boolean {
  * - `onRetry` receives each `retry:` value made of ASCII digits only; `onComment` receives each
  *   comment line's text with one leading space removed.
  * - `options.maxEventBytes` (default 16 MiB, `Infinity` for no bound) bounds the memory one event
- *   may hold (its data buffer plus the line being read, in UTF-16 code units). A larger event is
- *   reported as a {@link HeraldProtocolError} with code `EVENT_TOO_LARGE` — to `onError` when
- *   given, otherwise thrown by `feed` (or `end`) once the whole chunk has been parsed — and
- *   discarded: its id and type are dropped and every line up to the next blank line is skipped
- *   without being buffered, then parsing resumes.
+ *   may hold (its data buffer plus the `data`, `id`, `event` or `retry` line being read, in
+ *   UTF-16 code units). A larger event is reported as a {@link HeraldProtocolError} with code
+ *   `EVENT_TOO_LARGE` — to `onError` when given, otherwise thrown by `feed` (or `end`) once the
+ *   whole chunk has been parsed — and discarded: its id and type are dropped and every line up
+ *   to the next blank line is skipped without being buffered, then parsing resumes.
+ * - Only what is kept counts: a line of an unknown field, or a comment when there is no
+ *   `onComment`, is skipped as soon as its start shows what it is, never buffered, never counted,
+ *   whatever its length. A comment for `onComment` is bounded by `maxEventBytes` on its own: a
+ *   longer one is reported the same way and dropped alone, the event around it kept.
  * - `lastEventId` is the last event ID string as of the latest blank line (also after an id-only
  *   block); `reset()` keeps it and drops anything not yet dispatched.
  *
@@ -112,10 +142,23 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
   // line being skipped already has content, so its line ending is not a blank line.
   let discarding = false;
   let discardLineStarted = false;
+  // Skipping the rest of one line that nothing keeps (an unknown field, an unheard comment).
+  let skippingLine = false;
 
   // Bumped by reset()/end(), so a handler that calls them stops the current chunk's loop.
   let generation = 0;
   let pendingThrow: HeraldProtocolError | undefined;
+
+  /** Reports a size error to onError, or keeps it to throw at the end of the chunk. */
+  function report(message: string): void {
+    const error = new HeraldProtocolError(
+      'EVENT_TOO_LARGE',
+      `${message} If such large events are expected, raise the maxEventBytes option of createParser (or pass Infinity to remove the limit).`,
+    );
+    // Handlers are called as methods of `handlers`, so a class instance can be passed.
+    if (handlers.onError !== undefined) handlers.onError(error);
+    else if (pendingThrow === undefined) pendingThrow = error;
+  }
 
   /** Drops the event being read; `midLine` when the rest of the current line is still due. */
   function tooLarge(midLine: boolean): void {
@@ -129,13 +172,16 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
     partial = '';
     discarding = true;
     discardLineStarted = midLine;
-    const error = new HeraldProtocolError(
-      'EVENT_TOO_LARGE',
-      `An incoming event exceeded maxEventBytes (${maxEventBytes} UTF-16 code units of data plus the line being read) and was discarded. If such large events are expected, raise the maxEventBytes option of createParser (or pass Infinity to remove the limit).`,
+    report(
+      `An incoming event exceeded maxEventBytes (${maxEventBytes} UTF-16 code units of data plus the line being read) and was discarded.`,
     );
-    // Handlers are called as methods of `handlers`, so a class instance can be passed.
-    if (handlers.onError !== undefined) handlers.onError(error);
-    else if (pendingThrow === undefined) pendingThrow = error;
+  }
+
+  /** Drops a comment longer than maxEventBytes, and only it. */
+  function commentTooLarge(): void {
+    report(
+      `A comment line exceeded maxEventBytes (${maxEventBytes} UTF-16 code units) and was not passed to onComment; the event around it is kept.`,
+    );
   }
 
   function dispatch(): void {
@@ -174,10 +220,9 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
       dispatch();
       return;
     }
-    if (dataSize + (end - start) > maxEventBytes) {
-      tooLarge(false);
-      return;
-    }
+    // Only a line that is kept counts towards maxEventBytes: each branch checks it once the
+    // field name is known (an unknown field is ignored, whatever its length).
+    const tooLong = dataSize + (end - start) > maxEventBytes;
     // "Collect the characters on the line before the first U+003A COLON character (:), and let
     // field be that string." Only four field names mean anything, so the line's start is matched
     // against them directly (field names are case-sensitive); any other name "is ignored".
@@ -189,6 +234,10 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
       if (line.startsWith('ata', start + 1)) {
         const value = fieldValue(line, start + 4, end);
         if (value === undefined) return;
+        if (tooLong) {
+          tooLarge(false);
+          return;
+        }
         // "Append the field value to the data buffer, then append a single U+000A LINE FEED
         // (LF) character to the data buffer."
         data = dataLines === 0 ? value : `${data}\n${value}`;
@@ -200,6 +249,10 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
     if (first === LOWER_I) {
       if (line.charCodeAt(start + 1) === LOWER_D) {
         const value = fieldValue(line, start + 2, end);
+        if (value !== undefined && tooLong) {
+          tooLarge(false);
+          return;
+        }
         // "If the field value does not contain U+0000 NULL, then set the last event ID buffer
         // to the field value. Otherwise, ignore the field."
         if (value !== undefined && value.indexOf('\0') === -1) lastEventIdBuffer = value;
@@ -209,6 +262,10 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
     if (first === LOWER_E) {
       if (line.startsWith('vent', start + 1)) {
         const value = fieldValue(line, start + 5, end);
+        if (value !== undefined && tooLong) {
+          tooLarge(false);
+          return;
+        }
         // "Set the event type buffer to field value."
         if (value !== undefined) eventType = value;
       }
@@ -216,12 +273,16 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
     }
     // "If the line starts with a U+003A COLON character (:) — Ignore the line."
     if (first === COLON) comment(line, start, end);
-    else if (first === LOWER_R) retry(line, start, end);
+    else if (first === LOWER_R) retry(line, start, end, tooLong);
   }
 
   /** A comment line: Herald reports it to onComment, one leading space removed like a value. */
   function comment(line: string, start: number, end: number): void {
     if (handlers.onComment !== undefined) {
+      if (end - start > maxEventBytes) {
+        commentTooLarge();
+        return;
+      }
       let from = start + 1;
       if (from < end && line.charCodeAt(from) === SPACE) from++;
       handlers.onComment(line.slice(from, end));
@@ -229,9 +290,13 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
   }
 
   /** A line starting with `r`: a `retry` field, or an unknown one. */
-  function retry(line: string, start: number, end: number): void {
+  function retry(line: string, start: number, end: number, tooLong: boolean): void {
     if (line.startsWith('etry', start + 1)) {
       const value = fieldValue(line, start + 5, end);
+      if (value !== undefined && tooLong) {
+        tooLarge(false);
+        return;
+      }
       // "If the field value consists of only ASCII digits, then interpret the field value as an
       // integer in base ten, and set the event stream's reconnection time to that integer.
       // Otherwise, ignore the field." (An empty value is not a number: ignored, as browsers do.)
@@ -277,17 +342,42 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
       // the ways in which a line can end."
       const lineEnd = Math.min(nextCR, nextLF);
       if (lineEnd === length) {
-        // No line ending: keep the rest for the next chunk, within the event's size bound.
+        // No line ending: keep the rest for the next chunk, within the event's size bound —
+        // unless the line's start already shows that nothing keeps it.
         if (discarding) {
           discardLineStarted = true;
-        } else if (dataSize + partial.length + (length - pos) > maxEventBytes) {
-          tooLarge(true);
-        } else {
-          partial = partial === '' ? text.slice(pos) : partial + text.slice(pos);
+        } else if (!skippingLine) {
+          const head = partial.length >= 6 ? partial : partial + text.slice(pos, pos + 6);
+          const isComment = head.charCodeAt(0) === COLON;
+          const kind = isComment ? KNOWN : fieldKind(head);
+          if (isComment ? handlers.onComment === undefined : kind === UNKNOWN) {
+            // "If the line starts with a U+003A COLON character (:) — Ignore the line." / "The
+            // field is ignored." Nothing of it is needed: skip to its end.
+            partial = '';
+            skippingLine = true;
+          } else if (
+            // (An undecided start, at most 5 code units, is not counted yet: whether a line
+            // counts cannot depend on where a chunk ends.)
+            kind === KNOWN &&
+            (isComment ? 0 : dataSize) + partial.length + (length - pos) > maxEventBytes
+          ) {
+            if (isComment) {
+              partial = '';
+              skippingLine = true;
+              commentTooLarge();
+            } else {
+              tooLarge(true);
+            }
+          } else {
+            partial = partial === '' ? text.slice(pos) : partial + text.slice(pos);
+          }
         }
         return;
       }
-      if (discarding) {
+      if (skippingLine) {
+        // The end of a skipped line (it had content, so this is not a blank line).
+        skippingLine = false;
+      } else if (discarding) {
         // Skip every line of the oversized event; its blank line ends it without a dispatch.
         if (lineEnd === pos && !discardLineStarted) discarding = false;
         discardLineStarted = false;
@@ -324,6 +414,7 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
     skipLF = false;
     discarding = false;
     discardLineStarted = false;
+    skippingLine = false;
     data = '';
     dataLines = 0;
     dataSize = 0;

@@ -288,13 +288,70 @@ describe('createParser: maxEventBytes', () => {
     assert.equal(unbounded.events[0]?.data.length, payload.length);
   });
 
-  it('bounds comment and field lines too', () => {
-    const outcome = run([`: ${'c'.repeat(100)}\nevent: ${'e'.repeat(100)}\n\ndata: ok\n\n`], {
-      maxEventBytes: 50,
-    });
-    assert.equal(outcome.errors.length, 1);
-    assert.deepEqual(outcome.comments, []);
+  it('bounds the event and id fields: a long event: line drops its event', () => {
+    const outcome = run(
+      [`event: ${'e'.repeat(100)}\ndata: lost\n\nid: ${'i'.repeat(100)}\n\ndata: ok\n\n`],
+      {
+        maxEventBytes: 50,
+      },
+    );
+    assert.equal(outcome.errors.length, 2);
     assert.deepEqual(outcome.events, [ev('ok')]);
+    assert.equal(outcome.lastEventId, '');
+  });
+
+  /** Parses `chunks` without an onComment handler, as a client that does not listen. */
+  function runUnheard(chunks: readonly string[], maxEventBytes: number): Outcome {
+    const outcome: Outcome = { events: [], retries: [], comments: [], errors: [], lastEventId: '' };
+    const parser = createParser(
+      {
+        onEvent: (event) => outcome.events.push(event),
+        onError: (error) => outcome.errors.push(error),
+      },
+      { maxEventBytes },
+    );
+    for (const chunk of chunks) parser.feed(chunk);
+    parser.end();
+    return outcome;
+  }
+
+  /** `text` cut into pieces of `size` code units. */
+  const pieces = (text: string, size: number): string[] =>
+    Array.from({ length: Math.ceil(text.length / size) }, (_, i) =>
+      text.slice(i * size, (i + 1) * size),
+    );
+
+  it('counts only what is kept: unknown fields and unheard comments never drop the event', () => {
+    // Each ignored line is far longer than the bound, before, inside and after the event's data.
+    const stream =
+      `: ${'c'.repeat(5000)}\ndata: 0123456789\nfoo: ${'f'.repeat(5000)}\n: ${'c'.repeat(5000)}\n` +
+      `datax: ${'x'.repeat(5000)}\ndat\ndata: x\nretryy: ${'r'.repeat(5000)}\n\ndata: next\n\n`;
+    // Whole, and cut into pieces of every size from 1 to 9 code units (the line's start then
+    // arrives a character at a time).
+    for (const chunks of [[stream], ...[1, 2, 3, 5, 7, 9].map((size) => pieces(stream, size))]) {
+      const outcome = runUnheard(chunks, 20);
+      assert.deepEqual(outcome.errors, [], `${chunks[0]?.length}-unit pieces`);
+      assert.deepEqual(outcome.events, [ev('0123456789\nx'), ev('next')]);
+    }
+  });
+
+  it('a comment for onComment is bounded on its own: a longer one is dropped alone', () => {
+    for (const chunks of [
+      [`data: a\n: ${'c'.repeat(100)}\n: short\ndata: b\n\n`],
+      ['data: a\n: ', 'c'.repeat(60), 'c'.repeat(40), '\n: short\ndata: b\n\n'],
+    ]) {
+      const outcome = run(chunks, { maxEventBytes: 50 });
+      assert.equal(outcome.errors.length, 1);
+      isTooLarge(outcome.errors[0]);
+      assert.match(outcome.errors[0]?.message ?? '', /comment line .* the event around it is kept/);
+      assert.deepEqual(outcome.comments, ['short']);
+      assert.deepEqual(outcome.events, [ev('a\nb')]);
+    }
+    // A comment does not count next to the event's data: each fits the bound alone.
+    const beside = run([`data: ${'d'.repeat(40)}\n: ${'c'.repeat(40)}\n\n`], { maxEventBytes: 50 });
+    assert.deepEqual(beside.errors, []);
+    assert.equal(beside.comments.length, 1);
+    assert.equal(beside.events.length, 1);
   });
 });
 
