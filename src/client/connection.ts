@@ -2,6 +2,7 @@ import { createParser, type ParsedEvent } from '../protocol/index.js';
 import { HeraldClientError } from './errors.js';
 import { isEventStream } from './mime.js';
 import { fetchGuarded } from './redirect.js';
+import { refusalReason } from './refusal.js';
 import type { FetchLike } from './request.js';
 import type { Timers } from './timers.js';
 import { createWatchdog } from './watchdog.js';
@@ -26,6 +27,8 @@ export interface ConnectionConfig {
    * origin of `url` (see redirect.ts). Otherwise fetch follows them itself.
    */
   guardRedirects?: boolean;
+  /** Read a refused response's reason (a short body, `WWW-Authenticate`) into the error. */
+  explain?: boolean;
   /** Timer functions. */
   timers: Timers;
   /** The request of one attempt, given the last event ID string to send (`''`: none). */
@@ -196,18 +199,25 @@ export function openConnection(config: ConnectionConfig): Connection {
     // fail the connection." (Whether it is, is the owner's decision: subscribe() may retry.)
     const contentType = response.headers.get('content-type');
     if (response.status !== 200 || !isEventStream(contentType)) {
-      body?.cancel().catch(() => {});
+      let reason: string | undefined;
+      if (config.explain) {
+        reason = await refusalReason(response, timers);
+        if (current !== controller) return;
+      } else {
+        body?.cancel().catch(() => {});
+      }
+      const why = reason === undefined ? '' : `: ${reason}`;
       fail(
         response.status !== 200
-          ? new HeraldClientError('BAD_STATUS', `${url} answered ${response.status}, not 200`, {
-              response,
-            })
+          ? new HeraldClientError(
+              'BAD_STATUS',
+              `${url} answered ${response.status}, not 200${why}`,
+              { response, reason },
+            )
           : new HeraldClientError(
               'BAD_CONTENT_TYPE',
-              `${url} answered ${contentType}, not text/event-stream`,
-              {
-                response,
-              },
+              `${url} answered ${contentType}, not text/event-stream${why}`,
+              { response, reason },
             ),
       );
       return;

@@ -32,6 +32,8 @@ export interface HeraldClientErrorDetails {
   response?: Response;
   /** The event's raw data (`INVALID_JSON`). */
   raw?: string;
+  /** The server's own words for a refusal (`BAD_STATUS`, `BAD_CONTENT_TYPE`). */
+  reason?: string;
   /** The event's type (`INVALID_JSON`). */
   type?: string;
 }
@@ -49,6 +51,12 @@ export class HeraldClientError extends Error {
   readonly raw: string | undefined;
   /** The event's type, for `INVALID_JSON`. */
   readonly type: string | undefined;
+  /**
+   * Why the server refused, in its words, for `BAD_STATUS` and `BAD_CONTENT_TYPE` from
+   * `subscribe()`: a short `text/plain` body, a JSON body's `reason` / `message` / `error`, or a
+   * `WWW-Authenticate` `error_description` (also at the end of `message`); `undefined` if none.
+   */
+  readonly reason: string | undefined;
 
   /**
    * @param code - what kind of failure this is
@@ -66,5 +74,6 @@ export class HeraldClientError extends Error {
     this.response = details.response;
     this.raw = details.raw;
     this.type = details.type;
+    this.reason = details.reason;
   }
 }

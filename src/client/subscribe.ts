@@ -401,6 +401,7 @@ export function subscribe<E extends EventMap>(
     // Headers, a body and cookies are given for the URL's origin: redirects are followed by
     // hand so that none of them reaches another (a browser hides where a redirect leads, so
     // there such a redirect fails; without them, fetch follows redirects itself).
+    explain: true,
     guardRedirects:
       headers !== undefined || options.body != null || options.credentials === 'include',
     timers: options.timers ?? systemTimers,
