@@ -19,10 +19,16 @@ export interface ClientBundle {
 
 /**
  * Bundles src/client/index.ts (or `entry`) for browsers: ESM, minified; writes it to `outfile`
- * (default dist/client.browser.js) when `write` is true.
+ * (default dist/client.browser.js), with its types next to it, when `write` is true.
  */
 export declare function buildClientBundle(options?: {
   write?: boolean;
   entry?: string;
   outfile?: string;
 }): Promise<ClientBundle>;
+
+/** The bundle's type declarations (dist/client.browser.d.ts): herald/client's API. */
+export declare const BROWSER_TYPES: string;
+
+/** Writes {@link BROWSER_TYPES} as `client.browser.d.ts` in `distDir` (default dist/). */
+export declare function writeBrowserTypes(distDir?: string): Promise<void>;

@@ -1,7 +1,8 @@
 // Builds the browser bundle of herald/client: src/client/index.ts → dist/client.browser.js
-// (ESM, minified, platform browser), and reports its size minified and minified + gzip; and the
-// shared mode's worker script beside it: src/client/shared-worker.ts →
-// dist/client.shared-worker.js (standalone, no imports), the bundle's default `workerUrl`.
+// (ESM, minified, platform browser) with its types (dist/client.browser.d.ts, the same API as
+// herald/client), and reports its size minified and minified + gzip; and the shared mode's
+// worker script beside it: src/client/shared-worker.ts → dist/client.shared-worker.js
+// (standalone, no imports), the bundle's default `workerUrl`.
 //
 //   node scripts/build-client-bundle.mjs            writes dist/client.browser.js
 //   node scripts/build-client-bundle.mjs --check    builds in memory, only reports sizes
@@ -24,6 +25,24 @@ export const SHARED_WORKER_PATH = join(root, 'dist', 'client.shared-worker.js');
 
 /** The source of the shared mode's worker script. */
 export const SHARED_WORKER_ENTRY = join(root, 'src', 'client', 'shared-worker.ts');
+
+/**
+ * The bundle's type declarations, written next to it: the bundle is herald/client's API, whose
+ * declarations tsc writes to dist/client/index.d.ts.
+ */
+export const BROWSER_TYPES = `// The types of client.browser.js: the bundle of herald/client.
+export * from './client/index.js';
+`;
+
+/**
+ * Writes {@link BROWSER_TYPES} as `client.browser.d.ts` in `distDir`.
+ *
+ * @param {string} [distDir]
+ */
+export async function writeBrowserTypes(distDir = dirname(BUNDLE_PATH)) {
+  await mkdir(distDir, { recursive: true });
+  await writeFile(join(distDir, 'client.browser.d.ts'), BROWSER_TYPES);
+}
 
 /**
  * Bundles `entry` for browsers.
@@ -54,6 +73,7 @@ export async function buildClientBundle(options = {}) {
   if (write) {
     await mkdir(dirname(outfile), { recursive: true });
     await writeFile(outfile, bytes);
+    await writeBrowserTypes(dirname(outfile));
   }
   return {
     code: new TextDecoder().decode(bytes),
