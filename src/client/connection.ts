@@ -1,8 +1,8 @@
 import { createParser, type ParsedEvent } from '../protocol/index.js';
 import { HeraldClientError } from './errors.js';
 import { isEventStream } from './mime.js';
-import { fetchGuarded } from './redirect.js';
-import { refusalReason } from './refusal.js';
+import type { fetchGuarded } from './redirect.js';
+import type { refusalReason } from './refusal.js';
 import type { FetchLike } from './request.js';
 import type { Timers } from './timers.js';
 import { createWatchdog } from './watchdog.js';
@@ -19,16 +19,17 @@ export interface ConnectionConfig {
   url: string;
   /**
    * The fetch to call (never called as a method). It is only ever called with URLs on the origin
-   * of `url`, or (with `guardRedirects`) with a request that carries none of `init`'s own.
+   * of `url`, or (with `guard`) with a request that carries none of `init`'s own.
    */
   fetch: FetchLike;
   /**
-   * Follow redirects by hand, so that `init`'s headers, body and credentials go only to the
-   * origin of `url` (see redirect.ts). Otherwise fetch follows them itself.
+   * Follows redirects by hand, so that `init`'s headers, body and credentials go only to the
+   * origin of `url` (redirect.ts's `fetchGuarded`). Without it fetch follows them itself.
+   * (Passed in rather than imported, so a bundle of EventSource alone leaves it out.)
    */
-  guardRedirects?: boolean;
-  /** Read a refused response's reason (a short body, `WWW-Authenticate`) into the error. */
-  explain?: boolean;
+  guard?: typeof fetchGuarded | undefined;
+  /** Reads a refused response's reason into the error (refusal.ts's `refusalReason`). */
+  explain?: typeof refusalReason;
   /** Timer functions. */
   timers: Timers;
   /** The request of one attempt, given the last event ID string to send (`''`: none). */
@@ -181,8 +182,7 @@ export function openConnection(config: ConnectionConfig): Connection {
     try {
       const init = { ...(await config.init(parser.lastEventId)), signal: controller.signal };
       if (current !== controller) return;
-      if (config.guardRedirects)
-        ({ response, url: answered } = await fetchGuarded(fetchStream, url, init));
+      if (config.guard) ({ response, url: answered } = await config.guard(fetchStream, url, init));
       else response = await fetchStream(url, init);
     } catch (error) {
       if (current === controller) {
@@ -201,7 +201,7 @@ export function openConnection(config: ConnectionConfig): Connection {
     if (response.status !== 200 || !isEventStream(contentType)) {
       let reason: string | undefined;
       if (config.explain) {
-        reason = await refusalReason(response, timers);
+        reason = await config.explain(response, timers);
         if (current !== controller) return;
       } else {
         body?.cancel().catch(() => {});

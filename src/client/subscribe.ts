@@ -3,6 +3,8 @@ import { backoffDelay, retryAfterMs } from './backoff.js';
 import { openConnection, type ReadyState } from './connection.js';
 import { createDedupe } from './dedupe.js';
 import { HeraldClientError } from './errors.js';
+import { fetchGuarded } from './redirect.js';
+import { refusalReason } from './refusal.js';
 import { type FetchLike, globalFetch, resolveUrl, streamHeaders } from './request.js';
 import type { SharedMode } from './shared.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
@@ -401,9 +403,11 @@ export function subscribe<E extends EventMap>(
     // Headers, a body and cookies are given for the URL's origin: redirects are followed by
     // hand so that none of them reaches another (a browser hides where a redirect leads, so
     // there such a redirect fails; without them, fetch follows redirects itself).
-    explain: true,
-    guardRedirects:
-      headers !== undefined || options.body != null || options.credentials === 'include',
+    explain: refusalReason,
+    guard:
+      headers !== undefined || options.body != null || options.credentials === 'include'
+        ? fetchGuarded
+        : undefined,
     timers: options.timers ?? systemTimers,
     lastEventId,
     idleTimeoutMs: options.idleTimeoutMs ?? 45_000,
