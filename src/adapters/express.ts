@@ -59,8 +59,9 @@ export function eventStream(
 /**
  * An Express handler that subscribes each request to `hub`: replay after `Last-Event-ID` (or the
  * `lastEventID` query parameter), then live events, until the client leaves or the hub closes.
- * Errors — from `options` when it is a function, or `hub.subscribe`'s typed errors
- * (`INVALID_SUBSCRIBE`, `CLOSED`) — go to `next(error)`, on Express 4 and 5 alike.
+ * Errors from `options` when it is a function go to `next(error)`, on Express 4 and 5 alike; a
+ * call the hub refuses (no topic selector, the hub closed…) is answered by the hub with its
+ * status and reason (400, 500 or 503) and reported on its `'error'` event.
  *
  * ```ts
  * app.get('/events', subscribe(hub, { topics: ['/news'] }));

@@ -76,8 +76,9 @@ export function eventStream(
 /**
  * A Fastify route handler that subscribes each request to `hub`: replay after `Last-Event-ID`
  * (or the `lastEventID` query parameter), then live events, until the client leaves or the hub
- * closes. `hub.subscribe`'s typed errors (`INVALID_SUBSCRIBE`, `CLOSED`) are thrown before
- * anything is written and before the hijack, so Fastify's error handler answers them.
+ * closes. A call the hub refuses (no topic selector, the hub closed…) is answered by the hub
+ * with its status and reason (400, 500 or 503) and reported on its `'error'` event; an error
+ * thrown by `options` goes to Fastify's error handler.
  *
  * ```ts
  * app.get<{ Params: { room: string } }>(

@@ -79,7 +79,9 @@ export function eventStream(
 /**
  * A Hono handler that subscribes each request to `hub`: replay after `Last-Event-ID` (or the
  * `lastEventID` query parameter), then live events, until the client leaves or the hub closes.
- * `hub.subscribe`'s typed errors (`INVALID_SUBSCRIBE`, `CLOSED`) go to Hono's error handling.
+ * A call the hub refuses (no topic selector, the hub closed…) is answered with its status and
+ * reason (400, 500 or 503) and reported on the hub's `'error'` event; an error thrown by
+ * `options` goes to Hono's error handling.
  *
  * Unlike the node:http form of `hub.subscribe`, the response has no `Last-Event-ID` header, and
  * overflows are reported by `stream.onOverflow`, not the hub's `'overflow'` event.
@@ -95,11 +97,14 @@ export function subscribe(
   return async (c) => {
     const resolved = typeof options === 'function' ? await options(c) : options;
     const stream = createEventStreamResponse(c.req.raw, resolved.stream);
-    try {
-      hub.subscribe(stream, resolved);
-    } catch (error) {
-      stream.close();
-      throw error;
+    const sub = hub.subscribe(stream, resolved);
+    // Refused (no topic, the hub closed…): the hub closed the stream, whose Response is not
+    // sent yet, so the request gets the hub's status and reason instead.
+    if (sub.refused !== undefined) {
+      return c.text(`${sub.refused.error.message}\n`, sub.refused.status, {
+        'cache-control': 'no-store',
+        ...(sub.refused.status === 503 ? { 'retry-after': '1' } : {}),
+      });
     }
     return respond(c, stream);
   };

@@ -58,9 +58,9 @@ export function eventStream(ctx: ParameterizedContext, options?: EventStreamOpti
 /**
  * Koa middleware that subscribes each request to `hub`: replay after `Last-Event-ID` (or the
  * `lastEventID` query parameter), then live events, until the client leaves or the hub closes.
- * It ends the chain (it does not call `next`). `hub.subscribe`'s typed errors
- * (`INVALID_SUBSCRIBE`, `CLOSED`) are thrown before anything is written, so Koa's error
- * handling answers them.
+ * It ends the chain (it does not call `next`). A call the hub refuses (no topic selector, the
+ * hub closed…) is answered by the hub with its status and reason (400, 500 or 503) and
+ * reported on its `'error'` event; an error thrown by `options` goes to Koa's error handling.
  *
  * ```ts
  * // with @koa/router:

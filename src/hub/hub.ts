@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
   DEFAULT_RETENTION_CLASS,
@@ -36,6 +37,7 @@ import type {
   PublishInput,
   PublishResult,
   SubscribeOptions,
+  SubscribeRefusal,
   Subscription,
 } from './types.js';
 
@@ -215,12 +217,20 @@ export class Hub extends EventEmitter<HubEventMap> {
    * the subscriber may not see never reaches it: resuming after a private update it is not
    * authorized for is answered exactly as resuming after an unknown id.
    *
-   * @throws {@link HeraldHubError} `INVALID_SUBSCRIBE` or `CLOSED`, before anything is written
+   * A call the hub cannot serve never throws: the request is answered — 400 with the reason
+   * for what the request decides (no topic selector, an empty one, a bad `replayLast`), 500 for
+   * options only the application's code decides (their shape, `filter`, stream options), 503
+   * with `Retry-After` once the hub is closed — the {@link HeraldHubError} (`INVALID_SUBSCRIBE`,
+   * `CLOSED`) goes to 'error' listeners, and the subscription returned is closed, with
+   * {@link Subscription.refused} set.
    */
   subscribe(req: NodeRequest, res: NodeResponse, options: SubscribeOptions): Subscription;
   /**
    * Subscribes an existing event stream (its headers are already sent, so it gets no
-   * `Last-Event-ID` header, and overflows are reported by the stream's own `onOverflow`).
+   * `Last-Event-ID` header, and overflows are reported by the stream's own `onOverflow`). A
+   * refused call closes the stream (its status is already decided) and returns a closed
+   * subscription with {@link Subscription.refused} set; a stream whose `Response` is not
+   * returned yet (`createEventStreamResponse`) can still be answered with `refused.status`.
    */
   subscribe(stream: EventStream, options: SubscribeOptions): Subscription;
   subscribe(
@@ -228,27 +238,41 @@ export class Hub extends EventEmitter<HubEventMap> {
     second: NodeResponse | SubscribeOptions,
     third?: SubscribeOptions,
   ): Subscription {
-    const stream = third === undefined ? (first as EventStream) : undefined;
-    const options = (third ?? second) as SubscribeOptions;
-    checkSubscribe(options);
-    if (this.#closed) throw new HeraldHubError('CLOSED', 'the hub is closed: subscribe refused');
-
+    // subscribe(req, res) without options is the (req, res) form all the same: a response is
+    // there to answer, so it is refused like any other invalid call, not taken for a stream.
+    const streamForm = third === undefined && !isNodeResponse(second);
+    const stream = streamForm ? (first as EventStream) : undefined;
+    const options = (streamForm ? second : third) as SubscribeOptions;
     const req = stream === undefined ? (first as NodeRequest) : undefined;
+    const res = stream === undefined ? (second as NodeResponse) : undefined;
+    let refusal = checkSubscribe(options);
+    if (refusal === undefined && this.#closed) {
+      refusal = {
+        status: 503,
+        error: new HeraldHubError('CLOSED', 'the hub is closed: subscribe refused'),
+      };
+    }
+    const streamOptions =
+      refusal === undefined ? { ...this.#streamDefaults, ...options.stream } : {};
+    // Check the stream options before registering: a failure after that would leave the
+    // subscription behind (or, during a replay, go uncaught with the request unanswered).
+    if (refusal === undefined && stream === undefined) {
+      try {
+        resolveOptions(streamOptions);
+      } catch (error) {
+        refusal = {
+          status: 500,
+          error: new HeraldHubError('INVALID_SUBSCRIBE', (error as Error).message),
+        };
+      }
+    }
+    if (refusal !== undefined) return this.#refuse(refusal, options, stream, res);
+
     const requested =
       options.lastEventId ??
       (req === undefined
         ? stream!.lastEventId
         : readLastEventId(req.headers['last-event-id'], req.url));
-    const streamOptions = { ...this.#streamDefaults, ...options.stream };
-    // Check the stream options before registering: a failure after that would leave the
-    // subscription behind (or, during a replay, go uncaught with the request unanswered).
-    if (stream === undefined) {
-      try {
-        resolveOptions(streamOptions);
-      } catch (error) {
-        throw new HeraldHubError('INVALID_SUBSCRIBE', (error as Error).message);
-      }
-    }
     const queueBytes = streamOptions.queueBytes ?? DEFAULT_QUEUE_BYTES;
     const sub = new HubSubscription(
       options.topics,
@@ -272,7 +296,7 @@ export class Hub extends EventEmitter<HubEventMap> {
       }
       return this.#attach(
         sub,
-        createEventStream(req!, second as NodeResponse, {
+        createEventStream(req!, res!, {
           ...streamOptions,
           headers,
           onOverflow: this.#overflowListener(sub, streamOptions.onOverflow),
@@ -431,6 +455,28 @@ export class Hub extends EventEmitter<HubEventMap> {
     }
     this.#replayCache.clear();
     if (this.#ownsEngine) await this.engine.close();
+  }
+
+  /**
+   * Answers a subscribe call the hub refuses, instead of throwing into the caller's request
+   * handler: the `(req, res)` form gets the status and the reason as plain text (503 with
+   * `Retry-After` when the hub is closed), the stream form has its stream closed. The refusal
+   * goes to 'error' listeners (none: it is only answered), the caller's `onClose` is called
+   * after subscribe returns, and the subscription returned is closed, with `refused` set.
+   */
+  #refuse(
+    refusal: SubscribeRefusal,
+    options: SubscribeOptions,
+    stream: EventStream | undefined,
+    res: NodeResponse | undefined,
+  ): Subscription {
+    const sub = refusedSubscription(options, refusal);
+    if (res !== undefined) answerRefusal(res, refusal);
+    else if (typeof stream?.close === 'function') stream.close();
+    if (this.listenerCount('error') > 0) this.emit('error', refusal.error, sub);
+    const onClose = isObject(options) ? options.onClose : undefined;
+    if (typeof onClose === 'function') queueMicrotask(() => onClose());
+    return sub;
   }
 
   /**
@@ -869,24 +915,75 @@ function serialize(data: unknown): string {
   return json;
 }
 
-function checkSubscribe(options: SubscribeOptions): void {
-  const bad = (message: string): never => {
-    throw new HeraldHubError('INVALID_SUBSCRIBE', message);
-  };
-  if (typeof options !== 'object' || options === null) bad('subscribe needs options: { topics }');
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/** Whether `value` is a node:http (or http2 compatibility) response, not subscribe's options. */
+function isNodeResponse(value: unknown): value is NodeResponse {
+  return isObject(value) && typeof value.writeHead === 'function';
+}
+
+/**
+ * Why `options` cannot be subscribed, or `undefined`. What a request decides (its selectors,
+ * `replayLast`, `lastEventId`) is the client's to fix: 400. What only the application's code
+ * decides (the options' shape, `filter`) is the server's: 500.
+ */
+function checkSubscribe(options: SubscribeOptions): SubscribeRefusal | undefined {
+  const bad = (status: 400 | 500, message: string): SubscribeRefusal => ({
+    status,
+    error: new HeraldHubError('INVALID_SUBSCRIBE', message),
+  });
+  if (!isObject(options)) return bad(500, 'subscribe needs options: { topics }');
   if (!Array.isArray(options.topics) || options.topics.length === 0) {
-    bad('subscribe needs at least one topic selector (topics: string[])');
+    return bad(400, 'subscribe needs at least one topic selector (topics: string[])');
   }
   for (const t of options.topics) {
     if (typeof t !== 'string' || t === '') {
-      bad(`every topic selector must be a non-empty string (got ${JSON.stringify(t)})`);
+      return bad(400, `every topic selector must be a non-empty string (got ${JSON.stringify(t)})`);
     }
   }
   const n = options.replayLast;
   if (n !== undefined && !(Number.isSafeInteger(n) && n >= 0)) {
-    bad(`replayLast must be a non-negative integer (got ${String(n)})`);
+    return bad(400, `replayLast must be a non-negative integer (got ${String(n)})`);
+  }
+  if (options.lastEventId !== undefined && typeof options.lastEventId !== 'string') {
+    return bad(400, `lastEventId must be a string (got ${typeof options.lastEventId})`);
   }
   if (options.filter !== undefined && typeof options.filter !== 'function') {
-    bad('filter must be a function (event) => boolean');
+    return bad(500, 'filter must be a function (event) => boolean');
   }
+  return undefined;
+}
+
+/** Writes a refusal as a plain-text answer, unless the response has already started. */
+function answerRefusal(res: NodeResponse, refusal: SubscribeRefusal): void {
+  if (res.headersSent || res.writableEnded) return;
+  const body = `${refusal.error.message}\n`;
+  const headers: Record<string, string> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': String(Buffer.byteLength(body)),
+  };
+  if (refusal.status === 503) headers['retry-after'] = '1';
+  res.writeHead(refusal.status, headers);
+  res.end(body);
+}
+
+/** The closed subscription a refused subscribe call returns. */
+function refusedSubscription(options: SubscribeOptions, refusal: SubscribeRefusal): Subscription {
+  const topics =
+    isObject(options) && Array.isArray(options.topics)
+      ? options.topics.filter((t): t is string => typeof t === 'string')
+      : [];
+  return {
+    id: randomUUID(),
+    topics,
+    lastEventId: '',
+    stream: undefined,
+    ready: Promise.resolve(),
+    closed: true,
+    refused: refusal,
+    close: () => {},
+  };
 }

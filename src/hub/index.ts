@@ -31,5 +31,6 @@ export type {
   PublishInput,
   PublishResult,
   SubscribeOptions,
+  SubscribeRefusal,
   Subscription,
 } from './types.js';

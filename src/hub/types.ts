@@ -1,6 +1,7 @@
 import type { Engine, EngineEvent, EngineGap } from '../engines/engine.js';
 import type { MemoryEngineOptions } from '../engines/memory.js';
 import type { EventStream, EventStreamOptions, OverflowInfo } from '../stream/index.js';
+import type { HeraldHubError } from './errors.js';
 
 /** Options of `createHub`. Every option is optional. */
 export interface HubOptions {
@@ -129,6 +130,23 @@ export interface Subscription {
   readonly closed: boolean;
   /** Ends the subscription and its stream. Idempotent. */
   close(): void;
+  /**
+   * Set when the hub refused the call (the subscription is then closed and was never
+   * registered): the status it answered with and why.
+   */
+  readonly refused?: SubscribeRefusal;
+}
+
+/** Why `hub.subscribe` refused a call, and the HTTP status it answered the request with. */
+export interface SubscribeRefusal {
+  /**
+   * 400: the request's part (topic selectors, `replayLast`, `lastEventId`) is invalid;
+   * 500: the application's part (the options' shape, `filter`, stream options); 503: the hub
+   * is closed (sent with `Retry-After: 1`).
+   */
+  readonly status: 400 | 500 | 503;
+  /** The error, with code `INVALID_SUBSCRIBE` or `CLOSED` and a message a person can act on. */
+  readonly error: HeraldHubError;
 }
 
 /** What `hub.stats()` reports. */
@@ -168,6 +186,8 @@ export interface HubEventMap {
   /**
    * The engine failed during a subscription's replay; the subscription was closed (its client
    * reconnects with its last id). Without a listener the error is thrown from a microtask.
+   * Also a subscribe call the hub refused and answered (`subscription.refused` is set): without
+   * a listener, that one is only answered.
    */
   error: [error: unknown, subscription: Subscription];
   /**

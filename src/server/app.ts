@@ -225,6 +225,11 @@ export async function startServer(
   // An engine failure during one subscriber's replay ends that subscription (its client
   // reconnects); the server logs it instead of letting it surface as an uncaught exception.
   hub.on('error', (error, sub) => {
+    if (sub.refused !== undefined) {
+      // Answered already (503 while shutting down): worth a line, not an error.
+      logger.info({ err: error, status: sub.refused.status }, 'subscribe refused');
+      return;
+    }
     logger.error({ err: error, subscriber: sub.id }, 'replay failed; subscription closed');
   });
   // This node's live reader fell behind a retention bound: the subscriptions the lost events

@@ -156,9 +156,11 @@ async function subscribe(
       // Every stream of this address shares one byte budget (--queue-bytes-per-ip).
       stream: { headers: cors, budget: ctx.connections.budgetOf(ip) },
       onClose: () => {
+        release();
+        // Refused (the hub closed while the token was verified): answered 503, never opened.
+        if (sub.refused !== undefined) return;
         // Its closing events are published below: the charge is spent.
         charge.owed = true;
-        release();
         ctx.metrics.streamClosed(transport);
         // The stream records why it closed before it ends the subscription; none yet (closed
         // before the replay opened it) is the hub's doing.
@@ -181,15 +183,12 @@ async function subscribe(
       },
     });
   } catch (error) {
-    // Refused before anything was written (the hub closed while the token was verified).
+    // The response had already started (nothing the hub could answer).
     release();
-    if (error instanceof HeraldHubError && error.code === 'CLOSED') {
-      throw new HttpError(503, 'the hub is shutting down; reconnect in a moment', {
-        'retry-after': '1',
-      });
-    }
     throw error;
   }
+  // Refused (answered 503 by the hub): no subscription events, so the charge is refunded.
+  if (sub.refused !== undefined) return;
   charge.owed = true;
   // The address the limit counted, computed once above: the log line costs no second lookup.
   ctx.logger.debug({ subscriber: sub.id, topics, lastEventId, ip }, 'subscribe');

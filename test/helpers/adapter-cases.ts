@@ -1,7 +1,7 @@
 // The cases every framework adapter must pass (herald/adapters/*), run by one test file per
 // framework against a real app of that framework: events through real clients, Last-Event-ID
-// resume through the hub, nothing left behind after a disconnect, errors through the framework's
-// error handling, and compression middleware that must not hold events back.
+// resume through the hub, nothing left behind after a disconnect, an invalid subscription
+// answered by the hub, and compression middleware that must not hold events back.
 //
 // Each test file builds its app with `AppHooks` and serves:
 //   GET /stream        the adapter's eventStream(…, hooks.streamOptions(seen)); hooks.streams.push(stream)
@@ -333,14 +333,25 @@ export function adapterCases(suite: AdapterSuite): AdapterHarness {
       }
     });
 
-    test('an invalid subscription goes to the framework’s error handling and leaves nothing registered', async () => {
-      const { res, reader } = await open(`${origin}/bad`);
-      await reader.end();
-      assert.equal(res.statusCode, 500);
-      assert.notEqual(res.headers['content-type'], 'text/event-stream; charset=utf-8');
-      // Each app's error handler answers with the error's message: hub.subscribe's own.
-      assert.match(reader.text, /at least one topic selector/);
-      await waitFor(() => hub.stats().subscribers === 0, 'no subscriber');
+    test('an invalid subscription is answered 400 with the reason by the hub, reported on its error event, and leaves nothing registered', async () => {
+      const refusals = new Collector<[unknown, Subscription]>();
+      const onError = (error: unknown, sub: Subscription): void => refusals.push([error, sub]);
+      hub.on('error', onError);
+      try {
+        const { res, reader } = await open(`${origin}/bad`);
+        await reader.end();
+        assert.equal(res.statusCode, 400, 'the hub answers, not the framework’s error handler');
+        assert.match(String(res.headers['content-type']), /^text\/plain; charset=utf-8$/i);
+        assert.match(reader.text, /subscribe needs at least one topic selector/);
+        await refusals.count(1, 'the refusal on the hub’s error event');
+        const [error, sub] = refusals.items[0]!;
+        assert.equal((error as { code?: string }).code, 'INVALID_SUBSCRIBE');
+        assert.equal(sub.closed, true);
+        assert.equal(sub.refused?.status, 400);
+        await waitFor(() => hub.stats().subscribers === 0, 'no subscriber');
+      } finally {
+        hub.off('error', onError);
+      }
     });
   });
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { get as httpGet } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import {
+  createEventStreamResponse,
   createHub,
   type EngineEvent,
   HeraldEngineError,
@@ -24,19 +25,22 @@ import { openStream, type StreamReader } from '../helpers/sse.js';
 let hub: Hub;
 let optionsFor: (url: URL) => SubscribeOptions = (url) => ({ topics: topicsOf(url) });
 let afterSubscribe: ((sub: Subscription) => void) | undefined;
-/** What `hub.subscribe` threw, per request (the server answers 400 with the message). */
+/** Why `hub.subscribe` refused, per refused request (the hub answered it itself). */
 const subscribeErrors = new Collector<unknown>();
+/** Refused subscriptions, as `hub.subscribe` returned them. */
+const refusedSubs = new Collector<Subscription>();
 let server: HubServer;
 before(async () => {
   server = await startHubServer((req, res, url) => {
-    try {
-      const sub = hub.subscribe(req, res, optionsFor(url));
-      afterSubscribe?.(sub);
-      return sub;
-    } catch (error) {
-      subscribeErrors.push(error);
-      throw error;
+    // No try/catch: hub.subscribe must never throw into a request handler for a bad request
+    // (the helper would answer 400 with "HeraldHubError: …", which the tests tell apart).
+    const sub = hub.subscribe(req, res, optionsFor(url));
+    if (sub.refused !== undefined) {
+      refusedSubs.push(sub);
+      subscribeErrors.push(sub.refused.error);
     }
+    afterSubscribe?.(sub);
+    return sub;
   });
 });
 after(() => server.close());
@@ -395,10 +399,15 @@ describe('close()', () => {
     await h.close();
     await assert.rejects(h.publish({ topics: '/z', data: 'x' }), hubError('CLOSED', /closed/));
     const errorsBefore = subscribeErrors.items.length;
+    const refused = new Collector<[unknown, Subscription]>();
+    h.on('error', (error, sub) => refused.push([error, sub]));
     const { res, reader } = await openStream(`${server.origin}/sub?topic=/z`);
-    assert.equal(res.statusCode, 400);
+    assert.equal(res.statusCode, 503);
+    assert.equal(res.headers['retry-after'], '1');
     await reader.end();
-    assert.match(reader.text, /closed/);
+    assert.equal(reader.text, 'the hub is closed: subscribe refused\n');
+    await refused.count(1, 'the refusal on the error event');
+    assert.equal(refused.items[0]![1].refused?.status, 503);
     await subscribeErrors.count(errorsBefore + 1);
     hubError('CLOSED', /subscribe refused/)(subscribeErrors.items.at(-1));
     assert.equal(engine.health().ready, true, 'not the hub’s engine to close');
@@ -564,49 +573,94 @@ describe('publish', () => {
 });
 
 describe('invalid subscribe and hub options', () => {
-  test('invalid subscribe options throw INVALID_SUBSCRIBE before anything is written', async () => {
+  test('invalid subscribe options are answered with the reason (400 for the request’s part, 500 for the code’s), never thrown', async () => {
     const h = useHub(createHub({ heartbeatMs: 0 }));
-    const cases: Array<[unknown, RegExp]> = [
-      // (Without options, subscribe(req, res) reads as the stream overload: res is no options.)
-      [undefined, /topic/],
-      [{ topics: [] }, /at least one topic/],
-      [{ topics: '/a' }, /at least one topic/],
-      [{ topics: ['/a', ''] }, /non-empty string/],
-      [{ topics: ['/a', 7] }, /non-empty string/],
-      [{ topics: ['/a'], replayLast: -1 }, /replayLast/],
-      [{ topics: ['/a'], replayLast: 1.5 }, /replayLast/],
-      [{ topics: ['/a'], filter: 'yes' }, /filter/],
+    const refused = new Collector<[unknown, Subscription]>();
+    h.on('error', (error, sub) => refused.push([error, sub]));
+    let closes = 0;
+    const onClose = (): void => {
+      closes++;
+    };
+    const cases: Array<[unknown, number, RegExp]> = [
+      // subscribe(req, res, undefined) is still the (req, res) form: it has a response to answer.
+      [undefined, 500, /subscribe needs options/],
+      [{ topics: [], onClose }, 400, /at least one topic/],
+      [{ topics: '/a', onClose }, 400, /at least one topic/],
+      [{ topics: ['/a', ''], onClose }, 400, /non-empty string/],
+      [{ topics: ['/a', 7], onClose }, 400, /non-empty string/],
+      [{ topics: ['/a'], replayLast: -1, onClose }, 400, /replayLast/],
+      [{ topics: ['/a'], replayLast: 1.5, onClose }, 400, /replayLast/],
+      [{ topics: ['/a'], lastEventId: 5, onClose }, 400, /lastEventId must be a string/],
+      [{ topics: ['/a'], filter: 'yes', onClose }, 500, /filter/],
+      [{ topics: ['/a'], stream: { queueBytes: 0 }, onClose }, 500, /queueBytes/],
     ];
     const index = (url: URL): number => Number(url.searchParams.get('case'));
     optionsFor = (url) => cases[index(url)]![0] as SubscribeOptions;
     try {
-      for (const [i, [, pattern]] of cases.entries()) {
+      for (const [i, [, status, pattern]] of cases.entries()) {
         const errorsBefore = subscribeErrors.items.length;
         const { res, reader } = await openStream(`${server.origin}/sub?case=${i}`);
         await reader.end();
-        assert.equal(res.statusCode, 400, `case ${i}: the hub wrote nothing before throwing`);
+        assert.equal(res.statusCode, status, `case ${i}: ${reader.text}`);
+        assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8');
+        assert.match(reader.text, pattern, `case ${i}`);
+        assert.doesNotMatch(reader.text, /HeraldHubError/, `case ${i}: answered by the hub`);
         await subscribeErrors.count(errorsBefore + 1);
         hubError('INVALID_SUBSCRIBE', pattern)(subscribeErrors.items.at(-1));
+        const sub = refusedSubs.items.at(-1)!;
+        assert.equal(sub.closed, true);
+        assert.equal(sub.stream, undefined);
+        assert.equal(sub.refused?.status, status);
+        await refused.count(i + 1, `case ${i} on the error event`);
+        assert.equal(refused.items[i]![0], sub.refused?.error);
       }
+      await waitFor(() => closes === cases.length - 1, 'onClose once per refused call');
       assert.equal(h.stats().subscribers, 0);
     } finally {
       await h.close();
     }
   });
 
-  test('a subscription whose stream cannot be created is not left registered', async () => {
-    // Bug: subscribe registers the subscription (index, stats, 'subscribe' event) before it
-    // creates the stream; when createEventStream throws on an invalid stream option, subscribe
-    // throws but the subscription stays: counted in stats() forever, never 'unsubscribe'd.
-    const h = useHub(createHub({ heartbeatMs: 0 }));
+  test('the docs/hub.md server, a request without topic: 400 with the reason, and it keeps serving', async () => {
+    // The snippet as written: no try/catch, no 'error' listener on the hub.
+    const h = createHub({ heartbeatMs: 0 });
+    const snippet = await startHttpServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname === '/events') {
+        h.subscribe(req, res, { topics: url.searchParams.getAll('topic') });
+      } else {
+        res.writeHead(404).end();
+      }
+    });
     try {
-      optionsFor = (url) => ({ topics: topicsOf(url), stream: { queueBytes: 0 } });
-      const errorsBefore = subscribeErrors.items.length;
-      const { res, reader } = await openStream(`${server.origin}/sub?topic=/a`);
-      await reader.end();
-      assert.equal(res.statusCode, 400);
-      await subscribeErrors.count(errorsBefore + 1);
-      assert.match(String(subscribeErrors.items.at(-1)), /queueBytes/);
+      for (const query of ['', '?topic=', '?topic=/clock&topic=']) {
+        const { res, reader } = await openStream(`${snippet.origin}/events${query}`);
+        await reader.end();
+        assert.equal(res.statusCode, 400, query);
+        assert.match(reader.text, /topic selector/, query);
+      }
+      const { res, reader } = await openStream(`${snippet.origin}/events?topic=/clock`);
+      assert.equal(res.statusCode, 200);
+      await waitFor(() => h.stats().subscribers === 1, 'the good request subscribed');
+      await h.publish({ topics: '/clock', data: 'tick' });
+      await reader.untilText((text) => text.includes('data: tick'), 'the tick');
+    } finally {
+      await h.close();
+      await snippet.close();
+    }
+  });
+
+  test('the stream form: a refused call closes the stream and returns a refused subscription', async () => {
+    const h = createHub({ heartbeatMs: 0 });
+    const refused = new Collector<unknown>();
+    h.on('error', (error) => refused.push(error));
+    try {
+      const stream = createEventStreamResponse(new Request('http://localhost/events'));
+      const sub = h.subscribe(stream, { topics: [] });
+      assert.equal(sub.refused?.status, 400);
+      hubError('INVALID_SUBSCRIBE', /at least one topic/)(sub.refused?.error);
+      assert.equal(stream.closed, true);
+      await refused.count(1);
       assert.equal(h.stats().subscribers, 0);
     } finally {
       await h.close();
