@@ -7,12 +7,8 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import {
-  formatServeHelp,
-  HeraldConfigError,
-  HUB_URL_PLACEHOLDER,
-  loadConfig,
-} from './server/config.js';
+import { announce } from './commands/serve.js';
+import { formatServeHelp, HeraldConfigError, loadConfig } from './server/config.js';
 import { startDemoServer } from './server/demo.js';
 import { createLogger } from './server/logger.js';
 
@@ -105,11 +101,7 @@ async function serve(args: string[]): Promise<void> {
     process.stderr.write(`herald serve: ${message}\n`);
     process.exit(1);
   }
-  process.stdout.write(`Herald hub listening on ${server.url}\n`);
-  if (config.dashboard) process.stdout.write(`Dashboard: ${server.url}/\n`);
-  for (const notice of notices) {
-    process.stdout.write(`\n${notice.replaceAll(HUB_URL_PLACEHOLDER, server.url)}\n`);
-  }
+  announce(server.url, config, notices, logger);
   onSignals(() => server.close(), config.shutdownGraceMs + 5000);
 }
 

@@ -1701,7 +1701,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     return { key: material, alg };
   };
   let publisherKey = jwtKey('publisher');
-  const subscriberKey = jwtKey('subscriber');
+  let subscriberKey = jwtKey('subscriber');
   const jwksUrl = get('jwksUrl').value as string | undefined;
 
   // Dev mode.
@@ -1721,17 +1721,34 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   if (dev && publisherKey === undefined) {
     const secret = randomBytes(32).toString('base64url');
     publisherKey = { key: secret, alg: 'HS256' };
+    // Without a subscriber key of its own, the generated key verifies subscribers too: the
+    // printed token then works as the docs use it, as a publisher's and as a subscriber's
+    // (private updates end to end). Dev mode listens on loopback only, the token is printed to
+    // this terminal alone, and the dashboard page's tokens carry no subscribe claim.
+    const sharedKey = subscriberKey === undefined && jwksUrl === undefined;
+    if (sharedKey) subscriberKey = publisherKey;
     devToken = createDevToken(secret);
     notices.push(
       [
-        'Dev mode: a publisher key was generated for this run (HS256); anonymous subscribers are allowed.',
-        'Publisher JWT for this terminal (may publish to every topic; valid until the hub stops, the key is new every run):',
+        sharedKey
+          ? 'Dev mode: a key was generated for this run (HS256), for publishers and subscribers; anonymous subscribers are allowed too.'
+          : 'Dev mode: a publisher key was generated for this run (HS256); anonymous subscribers are allowed.',
+        sharedKey
+          ? 'JWT for this terminal (may publish to every topic and subscribe to every topic, private updates included; valid until the hub stops, the key is new every run):'
+          : 'Publisher JWT for this terminal (may publish to every topic; valid until the hub stops, the key is new every run):',
         '',
         `  ${devToken}`,
         '',
         'Try it:',
         `  curl -N '${base}/.well-known/mercure?topic=/demo'`,
         `  curl -H 'Authorization: Bearer ${devToken}' -d topic=/demo -d data=hello ${base}/.well-known/mercure`,
+        ...(sharedKey
+          ? [
+              'Private updates (only subscribers whose token allows the topic receive them):',
+              `  curl -N -H 'Authorization: Bearer ${devToken}' '${base}/.well-known/mercure?topic=/demo'`,
+              `  curl -H 'Authorization: Bearer ${devToken}' -d topic=/demo -d data=secret -d private=on ${base}/.well-known/mercure`,
+            ]
+          : []),
       ].join('\n'),
     );
   } else if (dev) {

@@ -163,18 +163,19 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
     throw new Error(describe(why));
   };
 
-  // The CLI prints `Herald hub listening on <url>` once the socket listens.
+  // The CLI prints `Herald hub listening on <url>` once the socket listens (on stderr outside
+  // dev mode: stdout carries JSON log lines only).
   const listening = new Promise<string>((resolve) => {
     let seen = '';
     const onData = (chunk: Buffer): void => {
       seen += chunk.toString();
       const m = /Herald hub listening on (http:\/\/\S+)/.exec(seen);
       if (m !== null) {
-        child.stdout!.off('data', onData);
+        child.stderr!.off('data', onData);
         resolve(m[1]!);
       }
     };
-    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const started = await Promise.race([

@@ -4,10 +4,20 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { subscribeHub } from '../../src/client/index.js';
 
 // The `herald` command as a user runs it: a real process, real exit codes, real output.
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Polls `check` every 20 ms for up to 15 s; fails with `describe()`. */
+async function waitUntil(check: () => boolean, describe: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`gave up waiting: ${describe()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 /** The environment without HERALD_* variables, plus `extra`. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -184,6 +194,56 @@ describe('herald serve --dev', () => {
       assert.equal(published.status, 200, await published.clone().text());
       assert.notEqual((await published.text()).trim(), '');
 
+      // docs/client.md's subscribeHub, with the same token as a subscriber's: private updates
+      // reach it, not an anonymous subscriber.
+      const received: string[] = [];
+      const errors: string[] = [];
+      let opened = 0;
+      const privateSub = subscribeHub(`${url}/.well-known/mercure`, {
+        topics: ['/cli-private'],
+        token,
+        onOpen: () => opened++,
+        onError: (error) => errors.push(error.message),
+        onEvent: (event) => received.push(event.data),
+      });
+      const anonymous: string[] = [];
+      const anonymousSub = subscribeHub(`${url}/.well-known/mercure`, {
+        topics: ['/cli-private'],
+        onOpen: () => opened++,
+        onEvent: (event) => anonymous.push(event.data),
+      });
+      try {
+        await waitUntil(
+          () => opened === 2 || errors.length > 0,
+          () => `opened ${opened}`,
+        );
+        assert.deepEqual(errors, [], 'the dev token is accepted as a subscriber token');
+        for (const [data, priv] of [
+          ['secret', true],
+          ['public', false],
+        ] as const) {
+          const update = await fetch(`${url}/.well-known/mercure`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}` },
+            body: new URLSearchParams({
+              topic: '/cli-private',
+              data,
+              ...(priv ? { private: 'on' } : {}),
+            }),
+          });
+          assert.equal(update.status, 200, await update.text());
+        }
+        await waitUntil(
+          () => received.length === 2 && anonymous.length === 1,
+          () => JSON.stringify({ received, anonymous }),
+        );
+        assert.deepEqual(received, ['secret', 'public']);
+        assert.deepEqual(anonymous, ['public']);
+      } finally {
+        privateSub.close();
+        anonymousSub.close();
+      }
+
       child.kill('SIGTERM');
       const [code, signal] = await exited;
       assert.equal(signal, null);
@@ -191,5 +251,111 @@ describe('herald serve --dev', () => {
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
+  });
+});
+
+/** A running `herald serve`: its URL (from the banner, on stdout or stderr) and its output. */
+interface Served {
+  url: string;
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** SIGTERM, then the exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/** Spawns `herald serve args` and waits for its banner (and `until`, on stdout). */
+async function serve(
+  args: string[],
+  env: Record<string, string> = {},
+  until: (stdout: string) => boolean = () => true,
+): Promise<Served> {
+  const child = herald(['serve', ...args], env);
+  let stdout = '';
+  let stderr = '';
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL in 15 s: ${stdout}${stderr}`)), 15_000);
+    const check = (): void => {
+      const match = /^Herald hub listening on (\S+)$/m.exec(`${stdout}\n${stderr}`);
+      if (match && until(stdout)) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      check();
+    });
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      check();
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stdout}${stderr}`)));
+  });
+  return {
+    url,
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const [code] = await exited;
+      return code;
+    },
+  };
+}
+
+describe('herald serve without --dev', () => {
+  it('writes only JSON lines on stdout (| jq works); the human banner goes to stderr', async () => {
+    const secret = 'a-publisher-secret-of-at-least-32-bytes!';
+    // A notice too (a proxy range that trusts everyone): not on stdout as plain text either.
+    const hub = await serve([
+      '--addr',
+      '127.0.0.1:0',
+      '--publisher-jwt-key',
+      secret,
+      '--anonymous',
+      '--trusted-proxies',
+      '0.0.0.0/0',
+      '--log-level',
+      'debug',
+    ]);
+    try {
+      // Some traffic, so that request logs are among the lines.
+      const res = await fetch(`${hub.url}/.well-known/mercure?topic=/jq`);
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      const refused = await fetch(`${hub.url}/.well-known/mercure`, {
+        method: 'POST',
+        body: new URLSearchParams({ topic: '/jq', data: 'x' }),
+      });
+      assert.equal(refused.status, 401);
+    } finally {
+      assert.equal(await hub.stop(), 0, hub.stderr());
+    }
+    const lines = hub
+      .stdout()
+      .split('\n')
+      .filter((line) => line !== '');
+    assert.ok(lines.length >= 2, `some log lines: ${hub.stdout()}`);
+    const parsed = lines.map((line, i) => {
+      try {
+        return JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return assert.fail(`stdout line ${i + 1} is not JSON: ${line}`);
+      }
+    });
+    const listening = parsed.find((entry) => entry.msg === 'herald hub listening');
+    assert.equal(listening?.url, hub.url);
+    const notice = parsed.find((entry) => entry.notice === true);
+    assert.match(
+      String(notice?.msg),
+      /trusts every address/,
+      `the notice, as JSON: ${hub.stdout()}`,
+    );
+    assert.equal(notice?.level, 'warn');
+    assert.match(hub.stderr(), /^Herald hub listening on http:\/\/127\.0\.0\.1:\d+$/m);
+    assert.doesNotMatch(hub.stdout(), /Herald hub listening on/);
   });
 });

@@ -364,9 +364,12 @@ describe('limits from the open-file limit (a hub under prlimit --nofile=256)', {
       ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      log += chunk;
-    });
+    // The banner is on stderr (stdout: JSON log lines).
+    for (const stream of [child.stdout!, child.stderr!]) {
+      stream.setEncoding('utf8').on('data', (chunk: string) => {
+        log += chunk;
+      });
+    }
     await withTimeout(
       new Promise<void>((resolve) => {
         const check = (): void => {

@@ -745,13 +745,13 @@ describe('JWT keys', () => {
 });
 
 describe('--dev', () => {
-  it('allows anonymous subscribers, turns the dashboard on and generates a publisher key', async () => {
+  it('allows anonymous subscribers, turns the dashboard on and generates a key for publishers and subscribers', async () => {
     const { config, notices, devToken } = load(['--dev']);
     assert.equal(config.dev, true);
     assert.equal(config.anonymous, true);
     assert.equal(config.dashboard, true);
-    assert.equal(config.subscriberKey, undefined, 'subscribers are anonymous only');
     assert.equal(config.publisherKey?.alg, 'HS256');
+    assert.deepEqual(config.subscriberKey, config.publisherKey, 'the printed token subscribes too');
     const secret = config.publisherKey!.key;
     assert.match(secret, /^[A-Za-z0-9_-]{43}$/, '32 random bytes, base64url');
     assert.notEqual(load(['--dev']).config.publisherKey?.key, secret, 'a new key every run');
@@ -761,7 +761,11 @@ describe('--dev', () => {
     assert.ok(notice, 'the token is printed');
     assert.ok(notice.includes(`curl -H 'Authorization: Bearer ${devToken}'`));
     assert.ok(notice.includes(`${HUB_URL_PLACEHOLDER}/.well-known/mercure`));
-    assert.ok(notices.some((n) => /No subscriber key: subscribers are anonymous/.test(n)));
+    assert.ok(
+      notice.includes(`curl -N -H 'Authorization: Bearer ${devToken}'`),
+      'a private subscription',
+    );
+    assert.ok(!notices.some((n) => /No subscriber key/.test(n)));
 
     const { payload, protectedHeader } = await jwtVerify(
       devToken,
@@ -785,6 +789,16 @@ describe('--dev', () => {
     assert.deepEqual(config.publisherKey, { key: SECRET, alg: 'HS256' });
     assert.deepEqual(config.subscriberKey, { key: SECRET, alg: 'HS256' });
     assert.ok(!notices.some((n) => n.includes('Bearer')));
+  });
+
+  it('keeps a configured subscriber key (or JWKS) for subscribers; the generated key then only publishes', () => {
+    const own = load(['--dev', '--subscriber-jwt-key', SECRET]);
+    assert.deepEqual(own.config.subscriberKey, { key: SECRET, alg: 'HS256' });
+    assert.notEqual(own.config.publisherKey?.key, SECRET);
+    assert.ok(own.notices.some((n) => /Publisher JWT for this terminal/.test(n)));
+    const jwks = load(['--dev', '--jwks-url', 'https://auth.example/jwks.json']);
+    assert.equal(jwks.config.subscriberKey, undefined);
+    assert.ok(!jwks.notices.some((n) => /Private updates/.test(n)));
   });
 
   it('listens on localhost (127.0.0.1 and ::1) unless an address is given', () => {
