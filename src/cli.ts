@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 /**
- * The `herald` command: `herald serve` runs the hub, `herald demo` the demo page. No logic lives
- * here: arguments go to `server/config.ts`, the configuration to `server/app.ts`.
+ * The `herald` command: `herald serve` runs the hub, `herald token` / `publish` / `tail` talk to
+ * one, `herald demo` serves the demo page. No logic lives here: arguments go to
+ * `server/config.ts` or `commands/`, the configuration to `server/app.ts`.
  * @packageDocumentation
  */
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { PUBLISH_USAGE, publishCommand } from './commands/publish.js';
 import { announce } from './commands/serve.js';
-import { formatServeHelp, HeraldConfigError, loadConfig } from './server/config.js';
+import { TAIL_USAGE, tailCommand } from './commands/tail.js';
+import { mintToken, TOKEN_USAGE } from './commands/token.js';
+import { formatServeHelp, HeraldConfigError, loadConfig, suggest } from './server/config.js';
 import { startDemoServer } from './server/demo.js';
 import { createLogger } from './server/logger.js';
 
@@ -17,7 +21,12 @@ const USAGE = `Usage: herald <command> [options]
 Commands:
   serve       Run the hub: Mercure-compatible publish/subscribe over Server-Sent Events.
               herald serve --help lists its options; herald serve --dev is the quick start.
+  token       Mint a publisher's or subscriber's JWT with the hub's configured key.
+  publish     Publish one update to a hub: herald publish <topic> [data].
+  tail        Print a hub's events as they arrive: herald tail <topic selector>...
   demo        Serve a live clock and stock ticker over Server-Sent Events, with a web page.
+
+herald <command> --help describes each.
 
 Options:
   -h, --help      Show this help
@@ -105,6 +114,57 @@ async function serve(args: string[]): Promise<void> {
   onSignals(() => server.close(), config.shutdownGraceMs + 5000);
 }
 
+/** Whether `args` asks for help (before anything else is checked). */
+function wantsHelp(args: string[], usage: string): boolean {
+  if (!args.includes('--help') && !args.includes('-h')) return false;
+  process.stdout.write(usage);
+  return true;
+}
+
+/** Runs a command's work; a {@link HeraldConfigError} is a usage error (exit 2), others exit 1. */
+async function command(name: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof HeraldConfigError) usageError(error.message, `herald ${name} --help`);
+    process.stderr.write(`herald ${name}: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+async function token(args: string[]): Promise<void> {
+  if (wantsHelp(args, TOKEN_USAGE)) return;
+  await command('token', async () => {
+    const minted = await mintToken(args, process.env);
+    process.stderr.write(`${minted.summary}\n`);
+    process.stdout.write(`${minted.token}\n`);
+  });
+}
+
+async function readStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += chunk;
+  return text.replace(/\r?\n$/, '');
+}
+
+async function publish(args: string[]): Promise<void> {
+  if (wantsHelp(args, PUBLISH_USAGE)) return;
+  await command('publish', async () => {
+    process.stdout.write(`${await publishCommand(args, process.env, readStdin)}\n`);
+  });
+}
+
+async function tail(args: string[]): Promise<void> {
+  if (wantsHelp(args, TAIL_USAGE)) return;
+  await command('tail', async () => {
+    const running = tailCommand(args, process.env);
+    const stop = (): void => running.close();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    process.exitCode = await running.done;
+  });
+}
+
 async function demo(args: string[]): Promise<void> {
   const { values } = (() => {
     try {
@@ -148,13 +208,23 @@ async function demo(args: string[]): Promise<void> {
   }
 }
 
-const [command, ...rest] = process.argv.slice(2);
-switch (command) {
+const COMMANDS = ['serve', 'token', 'publish', 'tail', 'demo', 'help', 'version'];
+const [name, ...rest] = process.argv.slice(2);
+switch (name) {
   case 'serve':
     await serve(rest);
     break;
   case 'demo':
     await demo(rest);
+    break;
+  case 'token':
+    await token(rest);
+    break;
+  case 'publish':
+    await publish(rest);
+    break;
+  case 'tail':
+    await tail(rest);
     break;
   case '-v':
   case '--version':
@@ -171,5 +241,5 @@ switch (command) {
     process.exit(2);
     break;
   default:
-    usageError(`unknown command "${command}"`, 'herald --help');
+    usageError(`unknown command "${name}"${suggest(name, COMMANDS)}`, 'herald --help');
 }

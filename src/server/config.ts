@@ -1272,8 +1272,14 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-/** ` (did you mean X?)` for the closest known name, or `''`. */
-function suggest(unknown: string, known: Iterable<string>): string {
+/**
+ * ` (did you mean X?)` for the closest known name, or `''` when none is close (edit distance
+ * at most 2, or a quarter of the name; names equal but for case and punctuation first). Used
+ * for flags, `HERALD_*` variables, config keys and commands alike.
+ * @param unknown - what was written
+ * @param known - the names it could have meant
+ */
+export function suggest(unknown: string, known: Iterable<string>): string {
   const squash = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]/g, '');
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
@@ -1297,6 +1303,12 @@ function valueError(source: string, error: unknown): HeraldConfigError {
 }
 
 const HELP_HINT = 'herald serve --help lists every option';
+
+/**
+ * `HERALD_*` variables that `herald publish` and `herald tail` read (the hub's URL, a token):
+ * not `herald serve` options, and not worth a notice when they are set in the same shell.
+ */
+export const CLIENT_ENV: ReadonlySet<string> = new Set(['HERALD_URL', 'HERALD_TOKEN']);
 
 /** Reads `argv` into raw values per option name (lists accumulate, other values: last wins). */
 function readFlags(argv: readonly string[]): Map<string, { value: OptionValue; source: string }> {
@@ -1567,6 +1579,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   const fromEnv = new Map<string, { value: OptionValue; source: string }>();
   for (const [name, text] of Object.entries(env)) {
     if (!name.startsWith('HERALD_') || text === undefined || text === '') continue;
+    if (CLIENT_ENV.has(name)) continue;
     const o = BY_ENV.get(name);
     if (o === undefined) {
       notices.push(`Ignoring ${name}: not a herald serve option${suggest(name, BY_ENV.keys())}.`);
