@@ -533,7 +533,15 @@ try {
   console.log(t('redis, 2', two));
   console.log(`delivered/s, two nodes over one: ${result.deliveredTwoOverOne}×`);
 
-  const out = values.out ?? fileURLToPath(new URL('./results/nodes.json', import.meta.url));
+  // A quick run's figures are not the committed ones: bench/results/quick/ is git-ignored.
+  const out =
+    values.out ??
+    fileURLToPath(
+      new URL(
+        values.quick ? './results/quick/nodes.json' : './results/nodes.json',
+        import.meta.url,
+      ),
+    );
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`\nwrote ${relative(process.cwd(), out)} (${result.seconds} s)`);

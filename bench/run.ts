@@ -5,8 +5,11 @@
  *
  * Usage: npm run bench -- [--quick] [--scenarios S1,S2,S3,S4,S5] [--peers a,b,…]
  *        [--connections N] [--seconds S] [--workers W] [--addresses A] [--event-bytes 100]
- *        [--inflight 4] [--rate 20] [--out bench/results] [--herald-cli dist|src] [--no-build]
+ *        [--inflight 4] [--rate 20] [--out dir] [--herald-cli dist|src] [--no-build]
  *        [--profile]   (Node peers run with --cpu-prof; profiles go to <out>/profiles)
+ *
+ * --out defaults to bench/results (the committed figures of a full run); with --quick, to
+ * bench/results/quick (git-ignored), so a quick run never overwrites the committed figures.
  *
  * Every process is local: the peers listen on 127.0.0.1, the generator workers connect from
  * 127.0.0.1 … 127.0.0.A. Each case starts a fresh server per peer and stops it afterwards.
@@ -55,13 +58,21 @@ const { values } = parseArgs({
     'event-bytes': { type: 'string', default: '100' },
     inflight: { type: 'string', default: '4' },
     rate: { type: 'string', default: '20' },
-    out: { type: 'string', default: join(ROOT, 'bench', 'results') },
+    out: { type: 'string' },
     'herald-cli': { type: 'string' },
     'no-build': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
+
+/**
+ * Where results go: `bench/results/` holds the committed figures of a full run; a `--quick`
+ * run (small sizes, figures not comparable) goes to `bench/results/quick/`, which git ignores,
+ * so that the developer's loop never overwrites the committed ones.
+ */
+const OUT =
+  values.out ?? join(ROOT, 'bench', 'results', ...(values.quick === true ? ['quick'] : []));
 
 if (values.help) {
   const source = readFileSync(fileURLToPath(import.meta.url), 'utf8');
@@ -145,7 +156,7 @@ function profileArgs(scenario: string, peer: string): string[] {
   if (!values.profile) return [];
   return [
     '--cpu-prof',
-    `--cpu-prof-dir=${join(values.out, 'profiles')}`,
+    `--cpu-prof-dir=${join(OUT, 'profiles')}`,
     `--cpu-prof-name=${scenario}-${peer}-${Date.now()}.cpuprofile`,
   ];
 }
@@ -277,7 +288,7 @@ async function main(): Promise<void> {
     notes,
   };
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
-  const written = writeResults(values.out, report);
+  const written = writeResults(OUT, report);
   process.stdout.write(
     `\n${written.join('\n')}\ntotal ${report.durationSeconds} s, load ${report.machine.loadAverageEnd.join(' ')}\n`,
   );
@@ -294,7 +305,7 @@ function runNodes(quick: boolean, notes: string[]): boolean {
       join(ROOT, 'bench', 'nodes.ts'),
       ...(quick ? ['--quick'] : []),
       '--out',
-      join(values.out, 'nodes.json'),
+      join(OUT, 'nodes.json'),
     ],
     { cwd: ROOT, stdio: 'inherit' },
   );

@@ -97,4 +97,27 @@ describe('npm run bench (smoke, tiny numbers)', () => {
     assert.match(readFileSync(join(out, 'throughput.svg'), 'utf8'), /^<svg /);
     assert.match(readFileSync(join(out, 'latency.svg'), 'utf8'), /^<svg /);
   });
+
+  it('--quick without --out writes to bench/results/quick/, never over the committed figures', async () => {
+    const committed = join(ROOT, 'bench', 'results', 'latest.json');
+    const before = readFileSync(committed, 'utf8');
+    const { code, output } = await runBench([
+      '--quick',
+      '--scenarios',
+      'S1',
+      '--peers',
+      'herald-embedded',
+      '--connections',
+      '10',
+      '--seconds',
+      '0.5',
+      '--no-build',
+    ]);
+    assert.equal(code, 0, output);
+    const quick = join(ROOT, 'bench', 'results', 'quick', 'latest.json');
+    assert.ok(output.includes(quick), `the run says where it wrote: ${output}`);
+    const report = JSON.parse(readFileSync(quick, 'utf8')) as BenchReport;
+    assert.equal(report.quick, true);
+    assert.equal(readFileSync(committed, 'utf8'), before, 'bench/results/latest.json untouched');
+  });
 });
