@@ -42,8 +42,8 @@ export function nginxConfig(options: NginxConfigOptions): string {
   const servers = options.upstreams
     .map((upstream) => `    server ${upstream} max_fails=1 fail_timeout=5s;\n`)
     .join('');
-  return `# Herald hub nodes behind nginx (docs/scaling.md). Run it from a directory of its own:
-#   nginx -p "$PWD" -c nginx.conf -e stderr
+  return `# Herald hub nodes behind nginx (docs/scaling.md). Run it with a directory of its own:
+#   nginx -p "$WORK" -c nginx.conf -e stderr
 # Paths are relative to that directory (-p); no root is needed.
 daemon off;                # foreground: the terminal or a supervisor owns the process
 master_process off;        # one process (a system nginx drops these two lines)
