@@ -47,7 +47,31 @@ export class HeraldEngineError extends Error {
     this.name = 'HeraldEngineError';
     this.code = code;
   }
+
+  /**
+   * The HTTP status that answers a request this error refused: 400 `INVALID_EVENT`, 409
+   * `DUPLICATE_ID`, 413 `EVENT_TOO_LARGE`, 503 `CLOSED` / `UNAVAILABLE`, 500 otherwise.
+   * Express, Koa and Fastify error handlers answer with it (`status`), so an invalid publish
+   * passed to `next(error)` (or thrown) is a 4xx, not a 500.
+   */
+  get status(): number {
+    return ENGINE_ERROR_STATUS[this.code];
+  }
+
+  /** Whether the message may be shown to the client (`status` below 500), as Koa reads it. */
+  get expose(): boolean {
+    return this.status < 500;
+  }
 }
+
+const ENGINE_ERROR_STATUS: Record<HeraldEngineErrorCode, number> = {
+  DUPLICATE_ID: 409,
+  INVALID_EVENT: 400,
+  EVENT_TOO_LARGE: 413,
+  CLOSED: 503,
+  INVALID_OPTIONS: 500,
+  UNAVAILABLE: 503,
+};
 
 /** An event as the hub hands it to {@link Engine.append}. */
 export interface EngineEventInput {

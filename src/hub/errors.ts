@@ -25,4 +25,27 @@ export class HeraldHubError extends Error {
     this.name = 'HeraldHubError';
     this.code = code;
   }
+
+  /**
+   * The HTTP status that answers a request this error refused: 400 `INVALID_PUBLISH` /
+   * `INVALID_SUBSCRIBE`, 413 `EVENT_TOO_LARGE`, 503 `CLOSED`, 500 `INVALID_OPTIONS`. Express,
+   * Koa and Fastify error handlers answer with it (`status`), so an invalid publish passed to
+   * `next(error)` (or thrown) is a 4xx, not a 500.
+   */
+  get status(): number {
+    return HUB_ERROR_STATUS[this.code];
+  }
+
+  /** Whether the message may be shown to the client (`status` below 500), as Koa reads it. */
+  get expose(): boolean {
+    return this.status < 500;
+  }
 }
+
+const HUB_ERROR_STATUS: Record<HeraldHubErrorCode, number> = {
+  CLOSED: 503,
+  INVALID_PUBLISH: 400,
+  EVENT_TOO_LARGE: 413,
+  INVALID_SUBSCRIBE: 400,
+  INVALID_OPTIONS: 500,
+};

@@ -398,6 +398,12 @@ describe('close()', () => {
     const h = useHub(createHub({ engine, heartbeatMs: 0 }));
     await h.close();
     await assert.rejects(h.publish({ topics: '/z', data: 'x' }), hubError('CLOSED', /closed/));
+    const closedError = (await h.publish({ topics: '/z', data: 'x' }).catch((e) => e)) as {
+      status: number;
+      expose: boolean;
+    };
+    assert.equal(closedError.status, 503, 'a framework error handler answers 503');
+    assert.equal(closedError.expose, false);
     const errorsBefore = subscribeErrors.items.length;
     const refused = new Collector<[unknown, Subscription]>();
     h.on('error', (error, sub) => refused.push([error, sub]));
@@ -565,7 +571,20 @@ describe('publish', () => {
         h.publish({ topics: '/v', data: 'x', private: 'yes' as never }),
         engineError('INVALID_EVENT', /private/),
       );
-      assert.equal(h.stats().eventsTotal, 0, 'nothing was published');
+      // Each carries the status a framework's error handler answers with (the docs' adapter
+      // servers hand publish rejections to next(error)): a client's mistake is a 4xx.
+      const statusOf = async (input: Parameters<Hub['publish']>[0]): Promise<unknown> => {
+        const error = (await h.publish(input).catch((e) => e)) as {
+          status: number;
+          expose: boolean;
+        };
+        assert.equal(error.expose, error.status < 500);
+        return error.status;
+      };
+      assert.equal(await statusOf({ topics: ['/v', ''], data: 'x' }), 400);
+      assert.equal(await statusOf({ topics: '/v', data: () => 1 }), 400);
+      await h.publish({ topics: '/v', data: 'x', id: 'taken' });
+      assert.equal(await statusOf({ topics: '/v', data: 'y', id: 'taken' }), 409);
     } finally {
       await h.close();
     }
