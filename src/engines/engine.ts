@@ -37,6 +37,15 @@ export type HeraldEngineErrorCode =
 export class HeraldEngineError extends Error {
   /** Machine-readable kind of error. */
   readonly code: HeraldEngineErrorCode;
+  /**
+   * The HTTP status that answers a request this error refused: 400 `INVALID_EVENT`, 409
+   * `DUPLICATE_ID`, 413 `EVENT_TOO_LARGE`, 503 `CLOSED` / `UNAVAILABLE`, 500 otherwise.
+   * Express, Koa and Fastify error handlers answer with it (`status`; writable: Koa sets it), so an invalid publish
+   * passed to `next(error)` (or thrown) is a 4xx, not a 500.
+   */
+  status: number;
+  /** Whether the message may be shown to the client (`status` below 500), as Koa reads it. */
+  expose: boolean;
 
   /**
    * @param code - what kind of error this is
@@ -46,21 +55,8 @@ export class HeraldEngineError extends Error {
     super(message);
     this.name = 'HeraldEngineError';
     this.code = code;
-  }
-
-  /**
-   * The HTTP status that answers a request this error refused: 400 `INVALID_EVENT`, 409
-   * `DUPLICATE_ID`, 413 `EVENT_TOO_LARGE`, 503 `CLOSED` / `UNAVAILABLE`, 500 otherwise.
-   * Express, Koa and Fastify error handlers answer with it (`status`), so an invalid publish
-   * passed to `next(error)` (or thrown) is a 4xx, not a 500.
-   */
-  get status(): number {
-    return ENGINE_ERROR_STATUS[this.code];
-  }
-
-  /** Whether the message may be shown to the client (`status` below 500), as Koa reads it. */
-  get expose(): boolean {
-    return this.status < 500;
+    this.status = ENGINE_ERROR_STATUS[code];
+    this.expose = this.status < 500;
   }
 }
 

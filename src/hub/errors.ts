@@ -15,6 +15,15 @@ export type HeraldHubErrorCode =
 export class HeraldHubError extends Error {
   /** Machine-readable kind of error. */
   readonly code: HeraldHubErrorCode;
+  /**
+   * The HTTP status that answers a request this error refused: 400 `INVALID_PUBLISH` /
+   * `INVALID_SUBSCRIBE`, 413 `EVENT_TOO_LARGE`, 503 `CLOSED`, 500 `INVALID_OPTIONS`. Express,
+   * Koa and Fastify error handlers answer with it (`status`; writable: Koa sets it), so an invalid publish passed to
+   * `next(error)` (or thrown) is a 4xx, not a 500.
+   */
+  status: number;
+  /** Whether the message may be shown to the client (`status` below 500), as Koa reads it. */
+  expose: boolean;
 
   /**
    * @param code - what kind of error this is
@@ -24,21 +33,8 @@ export class HeraldHubError extends Error {
     super(message);
     this.name = 'HeraldHubError';
     this.code = code;
-  }
-
-  /**
-   * The HTTP status that answers a request this error refused: 400 `INVALID_PUBLISH` /
-   * `INVALID_SUBSCRIBE`, 413 `EVENT_TOO_LARGE`, 503 `CLOSED`, 500 `INVALID_OPTIONS`. Express,
-   * Koa and Fastify error handlers answer with it (`status`), so an invalid publish passed to
-   * `next(error)` (or thrown) is a 4xx, not a 500.
-   */
-  get status(): number {
-    return HUB_ERROR_STATUS[this.code];
-  }
-
-  /** Whether the message may be shown to the client (`status` below 500), as Koa reads it. */
-  get expose(): boolean {
-    return this.status < 500;
+    this.status = HUB_ERROR_STATUS[code];
+    this.expose = this.status < 500;
   }
 }
 
