@@ -181,6 +181,11 @@ export function createNodeEventStream(
       headers[http2 ? name.toLowerCase() : name] = typeof value === 'object' ? [...value] : value;
     }
     res.writeHead(200, headers);
+    // A HEAD request asks for the headers a GET would get and no body (RFC 9110, 9.3.2: "The
+    // server SHOULD send the same header fields in response to a HEAD request as it would have
+    // sent if the request method had been GET"): node:http never sends the headers of a HEAD
+    // response that does not end, so end it here; the stream closes at once, nothing is sent.
+    if (req.method === 'HEAD') res.end();
     // The client (and every proxy on the way) must see the stream open at once, not with the
     // first event. When the stream starts with a comment or a retry (the default), that write
     // carries the headers in the same packet, in this tick; else send them now on their own.

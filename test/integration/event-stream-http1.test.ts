@@ -1,7 +1,7 @@
 // createEventStream over node:http (HTTP/1.1): headers, first bytes, events through the
 // `eventsource` client, reconnection with Last-Event-ID, lifecycle and misuse errors.
 import assert from 'node:assert/strict';
-import { Agent, type ServerResponse } from 'node:http';
+import { Agent, request, type ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { EventSource } from 'eventsource';
 import {
@@ -47,6 +47,40 @@ describe('headers and first bytes', () => {
     await reader.end();
     agent.destroy();
     assert.equal(reader.text, '');
+  });
+
+  test('answers HEAD with the headers a GET gets, no body, and closes the stream', async () => {
+    const opened = deferred<EventStream>();
+    routes.set('/head', (req, res) => {
+      opened.resolve(createEventStream(req, res, { heartbeatMs: 0 }));
+    });
+    const answered = deferred<{ status: number | undefined; type: unknown; body: string }>();
+    const req = request(url('/head'), { method: 'HEAD' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () =>
+        answered.resolve({ status: res.statusCode, type: res.headers['content-type'], body }),
+      );
+    });
+    req.on('error', answered.reject);
+    req.end();
+    const { status, type, body } = await withTimeout(answered.promise, 'the HEAD answer');
+    assert.equal(status, 200);
+    assert.equal(type, 'text/event-stream; charset=utf-8');
+    assert.equal(body, '');
+    const stream = await opened.promise;
+    await withTimeout(
+      new Promise<void>((resolve) => {
+        if (stream.closed) resolve();
+        else stream.signal.addEventListener('abort', () => resolve(), { once: true });
+      }),
+      'the stream to close',
+    );
+    assert.equal(stream.closed, true);
+    assert.equal(stream.send({ data: 'after' }), false);
   });
 
   test('writes the initial comment before any event', async () => {
