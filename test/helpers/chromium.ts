@@ -4,8 +4,17 @@ import { requireBinary } from './binary.js';
 /** Debian's Chromium, the browser the integration tests drive. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
-/** `undefined` when Chromium is installed, else a skip reason (throws under CI=true). */
+/**
+ * `undefined` when Chromium is installed, else a skip reason (throws under CI=true).
+ *
+ * `HERALD_TEST_BROWSERS=off` (what `node test/run.mjs --no-browser` sets) skips every browser
+ * test on purpose, CI included: the Node versions that run the suite without browsers. Every test
+ * that drives a browser takes its skip reason from here.
+ */
 export function chromiumSkipReason(): string | undefined {
+  if (process.env.HERALD_TEST_BROWSERS === 'off') {
+    return 'browser tests are off (HERALD_TEST_BROWSERS=off, set by test/run.mjs --no-browser)';
+  }
   return requireBinary(CHROMIUM_PATH, 'install it with: apt-get install chromium');
 }
 

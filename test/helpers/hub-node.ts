@@ -45,6 +45,11 @@ export interface HubNodeOptions {
   waitReady?: boolean;
   /** Safety net for start and readiness, in ms. Default 30 000. */
   timeoutMs?: number;
+  /**
+   * The Node binary that runs the node. Default: `process.execPath`, the test's own Node (under
+   * Deno or Bun, give a Node from `PATH`).
+   */
+  nodePath?: string;
 }
 
 /** How a node process ended. */
@@ -134,7 +139,7 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('HERALD_') && !key.startsWith('NODE_TEST')) env[key] = value;
   }
-  const child = spawn(process.execPath, args, {
+  const child = spawn(options.nodePath ?? process.execPath, args, {
     cwd: ROOT,
     env,
     stdio: ['pipe', 'pipe', 'pipe'],
