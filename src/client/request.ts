@@ -20,12 +20,22 @@ export function utf8HeaderValue(value: string): string {
 }
 
 /**
+ * Whether this is a browser (a page or a browser worker): there, fetch applies CORS and honours
+ * the cache mode. Node, Deno and Bun have neither `document` nor `WorkerGlobalScope`.
+ */
+const inBrowser =
+  typeof document !== 'undefined' ||
+  typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
+
+/**
  * The request headers of one attempt: `extra` (the caller's), then `Accept: text/event-stream`,
  * and `Last-Event-ID` only when the last event ID is not empty.
  *
- * `Cache-Control: no-cache` is not set by hand: the request's cache mode `no-store` makes fetch
- * add it (with `Pragma: no-cache`), as Fetch's HTTP-network-or-cache fetch prescribes, and
- * keeps a cross-origin request free of a header that would need a CORS preflight.
+ * In a browser `Cache-Control: no-cache` is not set by hand: the request's cache mode `no-store`
+ * makes fetch add it (with `Pragma: no-cache`), as Fetch's HTTP-network-or-cache fetch
+ * prescribes, and keeps a cross-origin request free of a header that would need a CORS
+ * preflight. Elsewhere it is set here unless the caller set it: Deno's and Bun's fetch ignore
+ * the cache mode (Node's adds the header, and does not add it twice), and there is no CORS.
  *
  * @param lastEventId - the last event ID string
  * @param extra - more headers
@@ -42,6 +52,7 @@ export function streamHeaders(
   // lastEventIDValue be the EventSource object's last event ID string, encoded as UTF-8. Set
   // (`Last-Event-ID`, lastEventIDValue) in request's header list."
   if (lastEventId !== '') headers.set('last-event-id', utf8HeaderValue(lastEventId));
+  if (!inBrowser && !headers.has('cache-control')) headers.set('cache-control', 'no-cache');
   return headers;
 }
 
