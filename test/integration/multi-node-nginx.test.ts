@@ -82,10 +82,14 @@ describe('two hub nodes behind nginx', { skip }, () => {
     redis = await startRedis();
     // Node A reaches Redis through a proxy the first test cuts; node B directly.
     proxy = await startCutProxy(redis.port);
-    nodes = await Promise.all([
+    // allSettled: when one node fails to start, the other is still kept for after() to kill
+    // (a node left running keeps this file's process, and so the whole run, from ending).
+    const started = await Promise.allSettled([
       startHubNode({ engine: proxy.url, flags: FLAGS, name: 'A' }),
       startHubNode({ engine: redis.url, flags: FLAGS, name: 'B' }),
     ]);
+    nodes = started.flatMap((start) => (start.status === 'fulfilled' ? [start.value] : []));
+    for (const start of started) if (start.status === 'rejected') throw start.reason;
   });
 
   after(async () => {

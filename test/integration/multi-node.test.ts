@@ -261,10 +261,17 @@ for (const engine of ENGINES) {
 
     before(async () => {
       server = await engine.start();
-      [shared, memory] = await Promise.all([
+      // allSettled: when one group fails to start, the other is still kept for after() to kill
+      // (a node left running keeps this file's process, and so the whole run, from ending).
+      const [sharedStart, memoryStart] = await Promise.allSettled([
         startHubNodes(2, { engine: server.url, flags: [...FLAGS, ...BOUNDS] }),
         startHubNodes(1, { engine: 'memory:', flags: [...FLAGS, ...BOUNDS] }),
       ]);
+      if (sharedStart.status === 'fulfilled') shared = sharedStart.value;
+      if (memoryStart.status === 'fulfilled') memory = memoryStart.value;
+      for (const start of [sharedStart, memoryStart]) {
+        if (start.status === 'rejected') throw start.reason;
+      }
     });
 
     after(async () => {
