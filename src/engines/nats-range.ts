@@ -138,13 +138,14 @@ async function readWith(read: RangeRead, interrupt: Promise<never>): Promise<voi
     let biggest = 0;
     sub = nc.subscribe(inbox, {
       callback: (error: Error | null, msg: Msg) => {
-        if (settle === undefined) return;
-        if (error !== null) return settle(error);
+        if (error !== null) return settle?.(error);
         const info = parseAckSubject(msg.reply);
         if (info === undefined) {
+          if (settle === undefined) return;
           // A status message (no reply subject): the end of this pull, or an error.
           const code = msg.headers?.code ?? 0;
-          // 404 No Messages / 408 Request Timeout: nothing more is stored right now.
+          // 404 No Messages / 408 Request Timeout: nothing more is stored right now. (The
+          // consumer sends it after the messages it delivered before, which came first.)
           if (code === 404 || code === 408) {
             stopped = true;
             return settle();
@@ -153,10 +154,13 @@ async function readWith(read: RangeRead, interrupt: Promise<never>): Promise<voi
             new Error(`JetStream pull failed: ${code} ${msg.headers?.description ?? ''}`.trim()),
           );
         }
+        // Every message the consumer delivers is read, also one that comes after its pull was
+        // settled (a second pull after a stall, both answered): the consumer delivers each
+        // sequence once, so one dropped here would be missing from the read.
         got++;
         pulled += msg.data.byteLength;
         if (msg.data.byteLength > biggest) biggest = msg.data.byteLength;
-        if (!stopped) {
+        if (!stopped && info.seq > last) {
           if (info.seq > to) stopped = true;
           else {
             last = info.seq;
@@ -165,7 +169,7 @@ async function readWith(read: RangeRead, interrupt: Promise<never>): Promise<voi
             else if (info.seq >= to || info.pending === 0) stopped = true;
           }
         }
-        if (got >= want || stopped) settle();
+        if (settle !== undefined && (got >= want || stopped)) settle();
       },
     });
     let size = Math.max(1, Math.min(batch, read.firstBatch ?? batch));
@@ -196,7 +200,10 @@ async function readWith(read: RangeRead, interrupt: Promise<never>): Promise<voi
       });
       // Messages removed while the pull is served (a purge of another class, say) can leave it
       // waiting for messages that will never come, with no status to end it: when it goes
-      // quiet, ask the consumer whether anything is left, and pull again if so.
+      // quiet, ask the consumer whether anything is left, and pull again if so. Nothing left
+      // to deliver is not the end of the read while messages it delivered are still on their
+      // way (its API answer can overtake them, and a busy process reads them late): wait for
+      // those first. Ending there returned a short page as if it were the whole range.
       let quiet = got;
       let asking = false;
       const stall = setInterval(() => {
@@ -210,7 +217,10 @@ async function readWith(read: RangeRead, interrupt: Promise<never>): Promise<voi
           (ci) => {
             asking = false;
             if (settle === undefined) return;
-            if (ci.num_pending === 0) {
+            if (ci.delivered.stream_seq > last) {
+              // Delivered, not yet here: they settle the pull when they come (one past `to`
+              // ends the read), else the timeout does.
+            } else if (ci.num_pending === 0) {
               stopped = true;
               settle();
             } else {

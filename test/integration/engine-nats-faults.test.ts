@@ -9,6 +9,7 @@ import { type EngineEvent, HeraldEngineError } from '../../src/engines/engine.js
 import { type NatsEngine, type NatsEngineOptions, natsEngine } from '../../src/engines/nats.js';
 import { Collector, waitFor } from '../helpers/async.js';
 import { assertNoDuplicates, assertSameSequence } from '../helpers/hub.js';
+import { startNatsReorderProxy } from '../helpers/nats-reorder-proxy.js';
 import { natsSkip, startCutProxy, startNats, type TestNats } from '../helpers/nats-server.js';
 
 let nats: TestNats;
@@ -134,6 +135,42 @@ describe('nats engine faults', { skip: natsSkip }, () => {
       assert.deepEqual(gaps, []);
     } finally {
       await closeAll(a, b);
+      await proxy.close();
+    }
+  });
+
+  it('a history read whose messages arrive after the consumer says it has none left: all read', async () => {
+    // The consumer had delivered every message (nothing pending) but they were still on their
+    // way when the read, quiet, asked whether anything was left. The read used to end there:
+    // a short page with `more: false`, and a subscriber resuming from it went live past the
+    // events in between, silently.
+    const proxy = await startNatsReorderProxy(nats.port);
+    // One pull for the whole range, and pulls of 4 (the held one is not the last).
+    try {
+      for (const pageSize of [500, 4]) {
+        const stream = `reorder${++streams}`;
+        const e = natsEngine({ url: proxy.url, stream, maxBackoffMs: 100, pageSize });
+        try {
+          await e.ready;
+          const sent: EngineEvent[] = [];
+          for (let i = 0; i < 20; i++) sent.push(await e.append({ topics: ['/t'], data: `${i}` }));
+          const before = proxy.held();
+          proxy.holdReadsUntilInfo();
+          const resumed = await e.history({ after: sent[4]!.id });
+          assert.ok(proxy.held() > before, 'the read’s messages were held back behind the answer');
+          assert.equal(resumed.found, true);
+          assert.equal(resumed.more, false);
+          assert.deepEqual(
+            resumed.events.map((x) => x.id),
+            sent.slice(5).map((x) => x.id),
+            `pages of ${pageSize}`,
+          );
+          assert.equal(resumed.cursor, sent[19]!.position);
+        } finally {
+          await e.close();
+        }
+      }
+    } finally {
       await proxy.close();
     }
   });
