@@ -17,6 +17,13 @@ export interface NatsReorderProxy {
    * request about such a consumer; then sends that answer, then what was held, and stops.
    */
   holdReadsUntilInfo(): void;
+  /**
+   * From now on, holds back a history read's next pull request (`CONSUMER.MSG.NEXT`) until the
+   * server has answered the read's consumer-info request and the read has pulled again; sends
+   * both pulls then, and the messages the server delivers for them together, `messages` of them
+   * in one write (as one chunk of a busy connection).
+   */
+  holdPullUntilRepull(messages: number): void;
   /** Frames held back so far. */
   held(): number;
   /** Drops every connection and stops listening. */
@@ -33,6 +40,12 @@ interface Link {
   /** The reply subject of a consumer-info request about a read consumer, once asked. */
   infoReply: string | undefined;
   kept: Buffer[];
+  /** Client bytes not yet parsed into frames (pull holding only). */
+  sent: Buffer;
+  /** The held pull request, until the read pulls again. */
+  pull: Buffer | undefined;
+  /** The info answer was forwarded: the next pull releases the held one. */
+  answered: boolean;
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -42,8 +55,58 @@ export async function startNatsReorderProxy(port: number): Promise<NatsReorderPr
   const links = new Set<Link>();
   let holding = false;
   let heldFrames = 0;
+  // holdPullUntilRepull: 'pull' holds the next pull, 'batch' gathers deliveries.
+  let pulling: 'pull' | 'batch' | undefined;
+  let batchOf = 0;
+  const batch: Buffer[] = [];
+
+  const PULL = /^H?PUB \$JS\.API\.CONSUMER\.MSG\.NEXT\.\S+\.herald_read_/;
+  const INFO = /^H?PUB \$JS\.API\.CONSUMER\.INFO\.\S+\.herald_read_\S+ (\S+) /;
+
+  const fromClient = (link: Link, frame: Buffer, head: string): void => {
+    if (pulling === 'pull') {
+      if (PULL.test(head)) {
+        if (link.pull === undefined && !link.answered) {
+          link.pull = frame;
+          heldFrames++;
+          return;
+        }
+        if (link.pull !== undefined && link.answered) {
+          // The read pulled again: both pulls now, and their deliveries gathered.
+          pulling = 'batch';
+          link.upstream.write(Buffer.concat([link.pull, frame]));
+          link.pull = undefined;
+          return;
+        }
+      }
+      const asked = INFO.exec(head);
+      if (asked !== null && link.pull !== undefined) link.infoReply = asked[1];
+    }
+    link.upstream.write(frame);
+  };
 
   const forward = (link: Link, frame: Buffer, head: string): void => {
+    if (pulling !== undefined) {
+      const [op, subject, , reply] = head.split(' ');
+      const isMsg = op === 'MSG' || op === 'HMSG';
+      if (
+        pulling === 'batch' &&
+        isMsg &&
+        reply?.startsWith('$JS.ACK.') &&
+        reply.includes('.herald_read_')
+      ) {
+        batch.push(frame);
+        heldFrames++;
+        if (batch.length >= batchOf) {
+          pulling = undefined;
+          link.client.write(Buffer.concat(batch.splice(0)));
+        }
+        return;
+      }
+      link.client.write(frame);
+      if (isMsg && link.infoReply !== undefined && subject === link.infoReply) link.answered = true;
+      return;
+    }
     if (!holding) {
       link.client.write(frame);
       return;
@@ -86,6 +149,23 @@ export async function startNatsReorderProxy(port: number): Promise<NatsReorderPr
     }
   };
 
+  const parseSent = (link: Link): void => {
+    for (;;) {
+      const end = link.sent.indexOf(CRLF);
+      if (end < 0) return;
+      const head = link.sent.subarray(0, end).toString('latin1');
+      const parts = head.split(' ');
+      let size = end + 2;
+      if (parts[0] === 'PUB' || parts[0] === 'HPUB') {
+        size += Number(parts[parts.length - 1]) + 2;
+        if (link.sent.length < size) return;
+      }
+      const frame = Buffer.from(link.sent.subarray(0, size));
+      link.sent = link.sent.subarray(size);
+      fromClient(link, frame, head);
+    }
+  };
+
   const server = createServer((client) => {
     const upstream = connect(port, '127.0.0.1');
     const link: Link = {
@@ -95,9 +175,17 @@ export async function startNatsReorderProxy(port: number): Promise<NatsReorderPr
       tail: '',
       infoReply: undefined,
       kept: [],
+      sent: Buffer.alloc(0),
+      pull: undefined,
+      answered: false,
     };
     links.add(link);
     client.on('data', (chunk: Buffer) => {
+      if (pulling !== undefined || link.sent.length > 0) {
+        link.sent = Buffer.concat([link.sent, chunk]);
+        parseSent(link);
+        return;
+      }
       if (holding && link.infoReply === undefined) {
         const text = link.tail + chunk.toString('latin1');
         const asked = /H?PUB \$JS\.API\.CONSUMER\.INFO\.\S+\.herald_read_\S+ (\S+) /.exec(text);
@@ -129,6 +217,15 @@ export async function startNatsReorderProxy(port: number): Promise<NatsReorderPr
         link.tail = '';
       }
       holding = true;
+    },
+    holdPullUntilRepull(messages) {
+      for (const link of links) {
+        link.infoReply = undefined;
+        link.pull = undefined;
+        link.answered = false;
+      }
+      batchOf = messages;
+      pulling = 'pull';
     },
     held() {
       return heldFrames;

@@ -175,6 +175,32 @@ describe('nats engine faults', { skip: natsSkip }, () => {
     }
   });
 
+  it('a history read that pulls again after a stall: both pulls’ messages read, none dropped', async () => {
+    // A pull the server had not served yet when the read went quiet: the read pulls again, and
+    // the server then answers both, back to back. The messages past the first pull's batch
+    // used to be dropped when they came in the same chunk as its last one, and the consumer
+    // does not deliver them again: a hole in the page, silently.
+    const proxy = await startNatsReorderProxy(nats.port);
+    const e = natsEngine({ url: proxy.url, stream: `repull${++streams}`, pageSize: 4 });
+    try {
+      await e.ready;
+      const sent: EngineEvent[] = [];
+      for (let i = 0; i < 20; i++) sent.push(await e.append({ topics: ['/t'], data: `${i}` }));
+      proxy.holdPullUntilRepull(8);
+      const resumed = await e.history({ after: sent[4]!.id });
+      assert.ok(proxy.held() >= 9, 'the first pull was held, then both answered in one write');
+      assert.equal(resumed.found, true);
+      assert.equal(resumed.more, false);
+      assert.deepEqual(
+        resumed.events.map((x) => x.id),
+        sent.slice(5).map((x) => x.id),
+      );
+    } finally {
+      await e.close();
+      await proxy.close();
+    }
+  });
+
   it('a cut longer than the history reaches: the gap is reported, the rest delivered', async () => {
     const proxy = await startCutProxy(nats.port);
     const gaps: [string, string][] = [];
