@@ -47,9 +47,9 @@ export interface FloodOptions {
   concurrency?: number;
 }
 
-/** Idle HTTP/2 connections from one address, opened and held in this process. */
-export class IdleFlood {
-  readonly stats: FloodStats = {
+/** Figures of a flood that has not started: every count at zero. */
+function noFloodStats(): FloodStats {
+  return {
     attempted: 0,
     accepted: 0,
     refused: 0,
@@ -59,6 +59,11 @@ export class IdleFlood {
     closedByHub: 0,
     goaways: 0,
   };
+}
+
+/** Idle HTTP/2 connections from one address, opened and held in this process. */
+export class IdleFlood {
+  readonly stats: FloodStats = noFloodStats();
   readonly #sockets = new Set<Socket>();
   #withdrawn = false;
 
@@ -204,16 +209,7 @@ export class WorkerFlood {
 
   /** The sum of the workers' latest figures (`maxOpen` summed: an upper bound). */
   stats(): FloodStats {
-    const sum: FloodStats = {
-      attempted: 0,
-      accepted: 0,
-      refused: 0,
-      failed: 0,
-      open: 0,
-      maxOpen: 0,
-      closedByHub: 0,
-      goaways: 0,
-    };
+    const sum = noFloodStats();
     for (const s of this.#latest.values()) {
       for (const key of Object.keys(sum) as (keyof FloodStats)[]) sum[key] += s[key];
     }
