@@ -374,7 +374,9 @@ describe('limits from the open-file limit (a hub under prlimit --nofile=256)', {
       new Promise<void>((resolve) => {
         const check = (): void => {
           const match = /Herald hub listening on (\S+)/.exec(log);
-          if (match !== null) {
+          // The banner (stderr) and the JSON line (stdout) come through two pipes, in either
+          // order: the test reads both.
+          if (match !== null && log.includes('herald hub listening')) {
             url = match[1]!;
             resolve();
           } else setTimeout(check, 20);
