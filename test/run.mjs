@@ -82,11 +82,23 @@ const version = execFileSync(options.node, ['--version'], { encoding: 'utf8' }).
 console.log(
   `node ${version} (${options.node}): ${files.length} test files${options.browser ? '' : ', browser tests off'}`,
 );
-const child = spawn(options.node, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
-  cwd: ROOT,
-  env,
-  stdio: 'inherit',
-});
+// The spec reporter as it runs, then test/summary-reporter.mjs at the end: the failed tests and
+// the slowest files, in a few lines a CI log's tail shows.
+const reporters = [
+  '--test-reporter=spec',
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${join(ROOT, 'test', 'summary-reporter.mjs')}`,
+  '--test-reporter-destination=stdout',
+];
+const child = spawn(
+  options.node,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', ...reporters, ...files],
+  {
+    cwd: ROOT,
+    env,
+    stdio: 'inherit',
+  },
+);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => {
   if (signal === null) process.exit(code ?? 1);
