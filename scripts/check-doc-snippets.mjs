@@ -148,7 +148,10 @@ async function send(port, request) {
   });
   const type = res.headers.get('content-type') ?? '';
   let text = '';
-  if (type.startsWith('text/event-stream')) {
+  if (res.body === null) {
+    // HEAD (or a status without a body): the headers are the answer.
+    controller.abort();
+  } else if (type.startsWith('text/event-stream')) {
     // A stream: its first bytes, then hang up.
     const reader = res.body.getReader();
     const { value } = await Promise.race([
