@@ -83,8 +83,11 @@ function fail(problem: string, hint: string): KeyLoadResult {
   return { ok: false, problem, hint };
 }
 
-/** A kind of key a person recognizes, for messages. */
-function describeKey(key: KeyObject): string {
+/**
+ * A kind of key a person recognizes, for messages: `an EC P-256 key`, `an RSA 2048-bit key`.
+ * @param key - a public or private key
+ */
+export function describeKey(key: KeyObject): string {
   const type = key.asymmetricKeyType ?? 'unknown';
   if (type === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve ?? '?';
@@ -96,8 +99,11 @@ function describeKey(key: KeyObject): string {
   return `an ${type} key`;
 }
 
-/** Which algorithms fit a public key, for the hint. */
-function algorithmsFor(key: KeyObject): string {
+/**
+ * Which algorithms fit a key, for hints: `RS256/RS384/…`, `ES256`, `EdDSA`.
+ * @param key - a public or private key
+ */
+export function algorithmsFor(key: KeyObject): string {
   switch (key.asymmetricKeyType) {
     case 'rsa':
       return 'RS256/RS384/RS512/PS256/PS384/PS512';
@@ -113,11 +119,42 @@ function algorithmsFor(key: KeyObject): string {
   }
 }
 
-/** Checks that a public key fits `alg`; returns the problem, or `undefined` when it does. */
-function checkPublicKey(alg: JwsAlgorithm, key: KeyObject): string | undefined {
+/**
+ * The algorithm a key is usually used with, when nothing else says: `RS256` for RSA, `ES256`,
+ * `ES384` or `ES512` for its EC curve, `EdDSA` for Ed25519.
+ * @param key - a public or private key
+ * @returns the algorithm, or `undefined` for a key Herald cannot use
+ */
+export function algorithmOf(key: KeyObject): JwsAlgorithm | undefined {
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return 'RS256';
+    case 'ec': {
+      const curve = key.asymmetricKeyDetails?.namedCurve ?? '';
+      return (['ES256', 'ES384', 'ES512'] as const).find((alg) => EC_CURVES[alg] === curve);
+    }
+    case 'ed25519':
+      return 'EdDSA';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Checks that a key fits `alg` (its type, its curve, an RSA key's size).
+ * @param alg - an asymmetric algorithm
+ * @param key - the key
+ * @param half - which half `key` is, for the message
+ * @returns the problem, or `undefined` when it fits
+ */
+export function checkKeyFits(
+  alg: JwsAlgorithm,
+  key: KeyObject,
+  half: 'public' | 'private' = 'public',
+): string | undefined {
   const type = key.asymmetricKeyType;
   if (alg.startsWith('RS') || alg.startsWith('PS')) {
-    if (type !== 'rsa') return `${alg} needs an RSA public key, but this is ${describeKey(key)}`;
+    if (type !== 'rsa') return `${alg} needs an RSA ${half} key, but this is ${describeKey(key)}`;
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
     // RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used with these algorithms."
     if (bits < 2048) return `${alg} needs an RSA key of at least 2048 bits, this one has ${bits}`;
@@ -126,19 +163,23 @@ function checkPublicKey(alg: JwsAlgorithm, key: KeyObject): string | undefined {
   if (alg.startsWith('ES')) {
     const curve = EC_CURVES[alg];
     if (type !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== curve) {
-      return `${alg} needs an EC ${EC_CURVE_NAMES[curve ?? ''] ?? ''} public key, but this is ${describeKey(key)}`;
+      return `${alg} needs an EC ${EC_CURVE_NAMES[curve ?? ''] ?? ''} ${half} key, but this is ${describeKey(key)}`;
     }
     return undefined;
   }
   // EdDSA / Ed25519
   if (type === 'ed448') return `Ed448 keys are not supported; use an Ed25519 key with ${alg}`;
   if (type !== 'ed25519')
-    return `${alg} needs an Ed25519 public key, but this is ${describeKey(key)}`;
+    return `${alg} needs an Ed25519 ${half} key, but this is ${describeKey(key)}`;
   return undefined;
 }
 
-/** PEM text from an environment variable often has literal `\n` instead of line breaks. */
-function normalizePem(text: string): string {
+/**
+ * PEM text from an environment variable often has literal `\n` instead of line breaks: reads
+ * them as line breaks in a one-line text.
+ * @param text - the key as given
+ */
+export function normalizePem(text: string): string {
   const trimmed = text.trim();
   return trimmed.includes('\n') ? trimmed : trimmed.replace(/\\n/g, '\n');
 }
@@ -210,7 +251,7 @@ function loadPemKey(alg: JwsAlgorithm, pem: string, label: string): KeyLoadResul
       'give a public key in PEM form (-----BEGIN PUBLIC KEY-----) or as JWK JSON',
     );
   }
-  const problem = checkPublicKey(alg, key);
+  const problem = checkKeyFits(alg, key);
   if (problem !== undefined) {
     return fail(problem, `set --jwt-alg to one of ${algorithmsFor(key)}, or give a matching key`);
   }
@@ -257,7 +298,7 @@ function loadJwkKey(alg: JwsAlgorithm, jwk: Record<string, unknown>): KeyLoadRes
       'give a complete public JWK (RSA: n, e; EC: crv, x, y; OKP: crv, x)',
     );
   }
-  const problem = checkPublicKey(alg, key);
+  const problem = checkKeyFits(alg, key);
   if (problem !== undefined) {
     return fail(problem, `set --jwt-alg to one of ${algorithmsFor(key)}, or give a matching key`);
   }
