@@ -1305,10 +1305,17 @@ function valueError(source: string, error: unknown): HeraldConfigError {
 const HELP_HINT = 'herald serve --help lists every option';
 
 /**
- * `HERALD_*` variables that `herald publish` and `herald tail` read (the hub's URL, a token):
- * not `herald serve` options, and not worth a notice when they are set in the same shell.
+ * `HERALD_*` variables that `herald publish` and `herald tail` read (the hub's URL, a token),
+ * and `herald token` (a private key to sign with): not `herald serve` options, and not worth a
+ * notice when they are set in the same shell.
  */
-export const CLIENT_ENV: ReadonlySet<string> = new Set(['HERALD_URL', 'HERALD_TOKEN']);
+export const CLIENT_ENV: ReadonlySet<string> = new Set([
+  'HERALD_URL',
+  'HERALD_TOKEN',
+  'HERALD_PRIVATE_KEY',
+  'HERALD_PUBLISHER_PRIVATE_KEY',
+  'HERALD_SUBSCRIBER_PRIVATE_KEY',
+]);
 
 /** Reads `argv` into raw values per option name (lists accumulate, other values: last wins). */
 function readFlags(argv: readonly string[]): Map<string, { value: OptionValue; source: string }> {
