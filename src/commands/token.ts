@@ -35,7 +35,8 @@ const PRIVATE_KEY_FLAGS = [
   'subscriber-private-key',
 ] as const;
 
-type Role = 'publisher' | 'subscriber';
+/** Whom a token is for: it is signed with, and checked against, that role's key. */
+export type TokenRole = 'publisher' | 'subscriber';
 
 /** `herald token --help`. */
 export const TOKEN_USAGE = `Usage: herald token [options]
@@ -56,18 +57,20 @@ Key (as herald serve; the publisher key signs a token with --publish, else the s
   --jwt-key <key|@file>                (env HERALD_JWT_KEY)
   --publisher-jwt-key <key|@file>      (env HERALD_PUBLISHER_JWT_KEY)
   --subscriber-jwt-key <key|@file>     (env HERALD_SUBSCRIBER_JWT_KEY)
-  --jwt-alg, --publisher-jwt-alg, --subscriber-jwt-alg <alg>   HS256 (default), RS256, ES256, EdDSA…
+  --jwt-alg, --publisher-jwt-alg, --subscriber-jwt-alg <alg>
+                                       HS256 (default), RS256, PS256, ES256, EdDSA…
   --config <file>                      a herald serve config file (JSON or YAML)
+  An HMAC secret signs the token itself.
 
-An HMAC secret signs the token itself. A hub configured with a public key (RS*, PS*, ES*, EdDSA)
-cannot sign: give the private key that goes with it, and the token is checked against the public
-key before it is printed (a private key that does not match it is refused). Without a public key
-configured, the private key signs with --jwt-alg if given, else with its own algorithm (RSA:
-RS256, EC: ES256/ES384/ES512 by curve, Ed25519: EdDSA, a JWK: its "alg").
-  --private-key <file>                 PEM (PKCS#8, PKCS#1, SEC1, unencrypted) or a private JWK
-                                       (env HERALD_PRIVATE_KEY, which may also hold the key's text)
-  --publisher-private-key <file>       for publisher tokens only (env HERALD_PUBLISHER_PRIVATE_KEY)
-  --subscriber-private-key <file>      for subscriber tokens only (env HERALD_SUBSCRIBER_PRIVATE_KEY)
+Private key, for a hub configured with a public key (RS*, PS*, ES*, EdDSA), which cannot sign:
+  --private-key <file>                 PEM (PKCS#8, PKCS#1 or SEC1, not encrypted) or a private
+                                       JWK (env HERALD_PRIVATE_KEY: a path, or the key's text)
+  --publisher-private-key <file>       for publisher tokens (env HERALD_PUBLISHER_PRIVATE_KEY)
+  --subscriber-private-key <file>      for subscriber tokens (env HERALD_SUBSCRIBER_PRIVATE_KEY)
+  The token is checked against the configured public key before it is printed: a private key
+  that is not its pair is refused. Without a public key configured, the private key signs with
+  --jwt-alg if given, else with its own algorithm (RSA: RS256; EC: ES256, ES384 or ES512 by
+  curve; Ed25519: EdDSA; a JWK: its "alg"), named on stderr. The key itself is never printed.
 
   -h, --help                           Show this help
 
@@ -186,8 +189,10 @@ function an(alg: string): string {
 }
 
 /** A setting of `herald token` as found: its value and where (`--private-key`, `HERALD_…`). */
-interface Setting {
+export interface TokenSetting {
+  /** The value as given (a path, or a key's text). */
   value: string;
+  /** The flag or variable that gave it, for messages. */
   source: string;
 }
 
@@ -198,11 +203,11 @@ interface Setting {
  * @param general - the general flag's name (`jwt-key`, `jwt-alg`, `private-key`)
  */
 function strongest(
-  role: Role,
+  role: TokenRole,
   general: string,
   values: Readonly<Record<string, unknown>>,
   env: NodeJS.ProcessEnv,
-): Setting | undefined {
+): TokenSetting | undefined {
   const names = [`${role}-${general}`, general];
   for (const name of names) {
     const value = values[name];
@@ -216,8 +221,8 @@ function strongest(
   return undefined;
 }
 
-/** A configured key, as the messages name it: `the publisher's public key (--jwt-key, ES256)`. */
-function describeConfigured(role: Role, key: JwtKeyConfig, source: string): string {
+/** A configured key, as messages name it: `the configured public key of the publisher (--jwt-key, ES256)`. */
+function describeConfigured(role: TokenRole, key: JwtKeyConfig, source: string): string {
   return `the configured public key of the ${role} (${source}, ${key.alg})`;
 }
 
@@ -234,10 +239,10 @@ function describeConfigured(role: Role, key: JwtKeyConfig, source: string): stri
  * @throws {@link HeraldConfigError} naming the setting at fault and what to do
  */
 export async function signWithPrivateKey(
-  privateKey: Setting,
+  privateKey: TokenSetting,
   claims: Record<string, unknown>,
-  roles: ReadonlyArray<{ role: Role; key: JwtKeyConfig | undefined; source: string }>,
-  alg: Setting | undefined,
+  roles: ReadonlyArray<{ role: TokenRole; key: JwtKeyConfig | undefined; source: string }>,
+  alg: TokenSetting | undefined,
   readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
 ): Promise<{ token: string; key: SigningKey }> {
   const at = privateKey.source;
@@ -366,7 +371,7 @@ export async function mintToken(
     values[flag] === undefined ? [] : [`--${flag}`, values[flag] as string],
   );
   const { config } = loadConfig({ argv: keyArgv, env: { ...env, HERALD_DEV: undefined } });
-  const roles: Role[] =
+  const roles: TokenRole[] =
     publish.length === 0
       ? ['subscriber']
       : subscribe.length === 0
