@@ -439,6 +439,10 @@ describe('herald token with a private key', () => {
       kid: 'k1',
     });
     await jwtVerify(ps.stdout.trim(), rsa.publicKey, { algorithms: ['PS384'] });
+
+    const help = await run(['token', '--help']);
+    assert.match(help.stdout, /--private-key <file> {2,}PEM \(PKCS#8/);
+    assert.match(help.stdout, /--subscriber-private-key <file>/);
   });
 
   it('per-role private keys sign for a hub with separate publisher and subscriber keys', async () => {

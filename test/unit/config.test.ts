@@ -532,6 +532,17 @@ describe('flags', () => {
     assert.ok(notices.some((n) => /Ignoring HERALD_PROT.*did you mean HERALD_PORT/.test(n)));
     assert.ok(!notices.some((n) => n.includes('PATH')));
   });
+
+  it('says nothing of the other commands’ variables (the hub URL, a token, herald token’s private keys)', () => {
+    const { notices } = load([], {
+      HERALD_URL: 'http://localhost:8080',
+      HERALD_TOKEN: 'eyJ…',
+      HERALD_PRIVATE_KEY: 'private.pem',
+      HERALD_PUBLISHER_PRIVATE_KEY: 'publisher.pem',
+      HERALD_SUBSCRIBER_PRIVATE_KEY: 'subscriber.pem',
+    });
+    assert.ok(!notices.some((n) => n.includes('Ignoring')), notices.join('\n'));
+  });
 });
 
 describe('--trusted-proxies', () => {
