@@ -382,7 +382,7 @@ export async function mintToken(
     role: r,
     key: r === 'publisher' ? config.publisherKey : config.subscriberKey,
     // Where loadConfig found it: the same order, the config file last.
-    source: strongest(r, 'jwt-key', values, env)?.source ?? 'the --config file',
+    source: strongest(r, 'jwt-key', values, env)?.source ?? 'the config file',
   }));
   const key = configured[0]!.key;
   const privateKey = strongest(role, 'private-key', values, env);
