@@ -27,6 +27,28 @@ export declare function buildClientBundle(options?: {
   outfile?: string;
 }): Promise<ClientBundle>;
 
+/** One shape applications import, and what it ships. */
+export interface ClientShape {
+  /** Its name, e.g. "`EventSource` + `subscribe`". */
+  name: string;
+  /** The names it imports from the bundle; `null` for every export. */
+  imports: string[] | null;
+}
+
+/** The shapes measured: `EventSource` alone, `EventSource` + `subscribe`, the whole bundle. */
+export declare const CLIENT_SHAPES: readonly ClientShape[];
+
+/** The most `EventSource` + `subscribe` may ship, in bytes minified + gzip (4096). */
+export declare const EVENT_SOURCE_SUBSCRIBE_BUDGET: number;
+
+/**
+ * Bundles each of {@link CLIENT_SHAPES} from a tiny entry that imports only its names: minified,
+ * tree-shaken, for browsers; returns their sizes.
+ */
+export declare function measureClientShapes(): Promise<
+  (ClientShape & { minBytes: number; gzipBytes: number })[]
+>;
+
 /** The bundle's type declarations (dist/client.browser.d.ts): herald/client's API. */
 export declare const BROWSER_TYPES: string;
 

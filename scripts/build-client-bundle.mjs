@@ -7,8 +7,11 @@
 //   node scripts/build-client-bundle.mjs            writes dist/client.browser.js
 //   node scripts/build-client-bundle.mjs --check    builds in memory, only reports sizes
 //
+// It also reports what an application ships when a bundler tree-shakes the bundle down to the
+// names it imports (CLIENT_SHAPES: EventSource alone, EventSource + subscribe, everything).
+//
 // The package's build runs it after tsc; tests import buildClientBundle() to serve the bundle
-// from memory.
+// from memory, and measureClientShapes() to hold the sizes to their budget.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +47,63 @@ export async function writeBrowserTypes(distDir = dirname(BUNDLE_PATH)) {
   await writeFile(join(distDir, 'client.browser.d.ts'), BROWSER_TYPES);
 }
 
+/** esbuild's options for a browser bundle: ESM, minified, tree-shaken. */
+const BROWSER_OPTIONS = {
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  treeShaking: true,
+  legalComments: 'none',
+  // The bundle's shared mode starts the worker script next to it (see src/client/shared.ts).
+  define: { HERALD_SHARED_WORKER_FILE: JSON.stringify('./client.shared-worker.js') },
+  write: false,
+  logLevel: 'silent',
+};
+
+/** Size of `bytes`, minified (as they are) and gzipped at level 9. */
+function sizes(bytes) {
+  return { minBytes: bytes.byteLength, gzipBytes: gzipSync(bytes, { level: 9 }).byteLength };
+}
+
+/**
+ * The shapes applications import, by name: what each imports from the bundle (`null`: every
+ * export).
+ */
+export const CLIENT_SHAPES = [
+  { name: '`EventSource` alone', imports: ['EventSource'] },
+  { name: '`EventSource` + `subscribe`', imports: ['EventSource', 'subscribe'] },
+  { name: 'the whole bundle', imports: null },
+];
+
+/** What an application that imports `EventSource` and `subscribe` may ship, min + gzip. */
+export const EVENT_SOURCE_SUBSCRIBE_BUDGET = 4096;
+
+/**
+ * Measures each of {@link CLIENT_SHAPES}: esbuild bundles a tiny entry that imports only those
+ * names from the client's entry point (what a bundler does with an application that imports
+ * them from the browser bundle), minified and tree-shaken for browsers.
+ *
+ * @returns {Promise<{ name: string, imports: string[] | null, minBytes: number, gzipBytes: number }[]>}
+ */
+export async function measureClientShapes() {
+  const source = JSON.stringify(join(root, 'src', 'client', 'index.ts'));
+  const measured = [];
+  for (const shape of CLIENT_SHAPES) {
+    const contents =
+      shape.imports === null
+        ? `export * from ${source};`
+        : `export { ${shape.imports.join(', ')} } from ${source};`;
+    const result = await build({
+      ...BROWSER_OPTIONS,
+      stdin: { contents, resolveDir: root, loader: 'js', sourcefile: 'app.js' },
+    });
+    measured.push({ ...shape, ...sizes(result.outputFiles[0].contents) });
+  }
+  return measured;
+}
+
 /**
  * Bundles `entry` for browsers.
  *
@@ -56,30 +116,14 @@ export async function buildClientBundle(options = {}) {
     entry = join(root, 'src', 'client', 'index.ts'),
     outfile = BUNDLE_PATH,
   } = options;
-  const result = await build({
-    entryPoints: [entry],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    legalComments: 'none',
-    // The bundle's shared mode starts the worker script next to it (see src/client/shared.ts).
-    define: { HERALD_SHARED_WORKER_FILE: JSON.stringify('./client.shared-worker.js') },
-    write: false,
-    logLevel: 'silent',
-  });
+  const result = await build({ ...BROWSER_OPTIONS, entryPoints: [entry] });
   const bytes = result.outputFiles[0].contents;
   if (write) {
     await mkdir(dirname(outfile), { recursive: true });
     await writeFile(outfile, bytes);
     await writeBrowserTypes(dirname(outfile));
   }
-  return {
-    code: new TextDecoder().decode(bytes),
-    minBytes: bytes.byteLength,
-    gzipBytes: gzipSync(bytes, { level: 9 }).byteLength,
-  };
+  return { code: new TextDecoder().decode(bytes), ...sizes(bytes) };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -92,6 +136,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const { minBytes, gzipBytes } = await buildClientBundle({ write: !check, entry, outfile });
     console.log(
       `${check ? '(not written) ' : ''}dist/${name}: ${minBytes} B (${kb(minBytes)}) minified, ${gzipBytes} B (${kb(gzipBytes)}) minified + gzip`,
+    );
+  }
+  console.log('What an application ships, tree-shaken to what it imports:');
+  for (const { name, minBytes, gzipBytes } of await measureClientShapes()) {
+    console.log(
+      `  ${name.replaceAll('`', '')}: ${minBytes} B minified, ${gzipBytes} B (${kb(gzipBytes)}) minified + gzip`,
     );
   }
 }
