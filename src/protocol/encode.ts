@@ -7,7 +7,7 @@ import type { EventFields } from './types.js';
 const LINE_BREAK = /\r\n|\r|\n/;
 const FORBIDDEN_IN_SINGLE_LINE = /[\r\n\0]/;
 
-const utf8 = new TextEncoder();
+const utf8 = /* @__PURE__ */ new TextEncoder();
 
 function singleLine(field: 'id' | 'event', value: unknown): string {
   if (typeof value !== 'string') {
