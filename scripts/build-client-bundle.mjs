@@ -47,8 +47,28 @@ export async function writeBrowserTypes(distDir = dirname(BUNDLE_PATH)) {
   await writeFile(join(distDir, 'client.browser.d.ts'), BROWSER_TYPES);
 }
 
+/**
+ * Modules of src/client that have a smaller browser version beside them (`name.browser.ts`),
+ * which the browser bundle uses instead: code that only runs outside browsers is left out.
+ */
+const BROWSER_VARIANTS = ['redirect'];
+
+/** An esbuild plugin that resolves each of {@link BROWSER_VARIANTS} to its browser version. */
+const browserVariants = {
+  name: 'herald-browser-variants',
+  setup(builder) {
+    const filter = new RegExp(`^\\./(${BROWSER_VARIANTS.join('|')})\\.js$`);
+    builder.onResolve({ filter }, ({ path, resolveDir }) =>
+      resolveDir === join(root, 'src', 'client')
+        ? { path: join(resolveDir, path.replace(/\.js$/, '.browser.ts')) }
+        : undefined,
+    );
+  },
+};
+
 /** esbuild's options for a browser bundle: ESM, minified, tree-shaken. */
 const BROWSER_OPTIONS = {
+  plugins: [browserVariants],
   bundle: true,
   format: 'esm',
   platform: 'browser',

@@ -44,19 +44,19 @@ export interface HeraldClientErrorDetails {
  */
 export class HeraldClientError extends Error {
   /** Machine-readable kind of failure. */
-  readonly code: HeraldClientErrorCode;
+  declare readonly code: HeraldClientErrorCode;
   /** The refused response, for `BAD_STATUS`, `BAD_CONTENT_TYPE` and `REDIRECT`. */
-  readonly response: Response | undefined;
+  declare readonly response: Response | undefined;
   /** The event's raw data, for `INVALID_JSON`. */
-  readonly raw: string | undefined;
+  declare readonly raw: string | undefined;
   /** The event's type, for `INVALID_JSON`. */
-  readonly type: string | undefined;
+  declare readonly type: string | undefined;
   /**
    * Why the server refused, in its words, for `BAD_STATUS` and `BAD_CONTENT_TYPE` from
    * `subscribe()`: a short `text/plain` body, a JSON body's `reason` / `message` / `error`, or a
    * `WWW-Authenticate` `error_description` (also at the end of `message`); `undefined` if none.
    */
-  readonly reason: string | undefined;
+  declare readonly reason: string | undefined;
 
   /**
    * @param code - what kind of failure this is

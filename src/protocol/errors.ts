@@ -11,9 +11,9 @@ export type HeraldProtocolErrorCode =
  */
 export class HeraldProtocolError extends Error {
   /** Machine-readable kind of error. */
-  readonly code: HeraldProtocolErrorCode;
+  declare readonly code: HeraldProtocolErrorCode;
   /** The event field that was rejected, if the error is about one field. */
-  readonly field: string | undefined;
+  declare readonly field: string | undefined;
 
   /**
    * @param code - what kind of error this is

@@ -1,6 +1,7 @@
 // subscribe() from the browser bundle in a Chromium page, against Herald's hub: a custom header,
 // typed JSON, async iteration, and a reconnection that replays everything (dedupe). The page
 // opts in to pauseWhenHidden and is visible, so it reads document.visibilityState and stays on.
+// A redirect of a request with a header to protect fails (REDIRECT) without being followed.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
@@ -40,6 +41,7 @@ describe('subscribe() in Chromium (browser bundle)', { skip }, () => {
   let hub: Hub;
   let server: http.Server;
   let origin: string;
+  const moved: string[] = [];
   const subscriptions = new Collector<{
     sub: Subscription;
     header: string | undefined;
@@ -52,6 +54,9 @@ describe('subscribe() in Chromium (browser bundle)', { skip }, () => {
     server = http.createServer((req, res) => {
       if (req.url === '/client.browser.js') {
         res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle.code);
+      } else if (req.url === '/moved' || req.url === '/elsewhere') {
+        moved.push(`${req.url} ${req.headers['x-client'] ?? ''}`);
+        res.writeHead(302, { location: '/elsewhere' }).end();
       } else if (req.url === '/events') {
         const second = subscriptions.items.length > 0;
         const header = req.headers['x-client'];
@@ -113,6 +118,22 @@ describe('subscribe() in Chromium (browser bundle)', { skip }, () => {
         ['page', ids[2]],
       ],
     );
+    await page.close();
+  });
+
+  test('a redirect of a request with a header fails with REDIRECT, not followed', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/`);
+    const outcome = await page.evaluate(async () => {
+      const { subscribe } = await import(`${location.origin}/client.browser.js`);
+      const sub = subscribe('/moved', { headers: { 'x-client': 'redirected' } });
+      const reason = await sub.closed;
+      return { code: reason?.code, message: reason?.message, readyState: sub.readyState };
+    });
+    assert.equal(outcome.code, 'REDIRECT');
+    assert.match(outcome.message ?? '', /\/moved redirected.*use the final URL/);
+    assert.equal(outcome.readyState, 2);
+    assert.deepEqual(moved, ['/moved redirected'], 'the redirect was not followed');
     await page.close();
   });
 });
