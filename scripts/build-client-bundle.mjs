@@ -51,7 +51,7 @@ export async function writeBrowserTypes(distDir = dirname(BUNDLE_PATH)) {
  * Modules of src/client that have a smaller browser version beside them (`name.browser.ts`),
  * which the browser bundle uses instead: code that only runs outside browsers is left out.
  */
-const BROWSER_VARIANTS = ['redirect'];
+const BROWSER_VARIANTS = ['redirect', 'runtime'];
 
 /** An esbuild plugin that resolves each of {@link BROWSER_VARIANTS} to its browser version. */
 const browserVariants = {

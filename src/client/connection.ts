@@ -4,6 +4,7 @@ import { isEventStream } from './mime.js';
 import type { fetchGuarded } from './redirect.js';
 import type { refusalReason } from './refusal.js';
 import type { FetchLike } from './request.js';
+import { isRuntimeTimeout } from './runtime.js';
 import type { Timers } from './timers.js';
 import { createWatchdog } from './watchdog.js';
 
@@ -68,14 +69,6 @@ export interface Connection {
   pause(): void;
   /** Reconnects at once after `pause()`. */
   resume(): void;
-}
-
-const UNDICI_TIMEOUT = /^UND_ERR_(BODY|HEADERS)_TIMEOUT$/;
-
-/** True for the errors undici's own body / headers timeouts produce (Node's fetch). */
-function isRuntimeTimeout(error: unknown): boolean {
-  const cause = (error as { cause?: { code?: unknown } } | null)?.cause;
-  return typeof cause?.code === 'string' && UNDICI_TIMEOUT.test(cause.code);
 }
 
 /**

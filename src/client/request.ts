@@ -1,3 +1,5 @@
+import { inBrowser } from './runtime.js';
+
 /**
  * A `fetch`-compatible function: the global `fetch`, undici's, a test double, or a wrapper that
  * adds a dispatcher or a proxy.
@@ -18,14 +20,6 @@ export function utf8HeaderValue(value: string): string {
   for (const byte of encoder.encode(value)) bytes += String.fromCharCode(byte);
   return bytes;
 }
-
-/**
- * Whether this is a browser (a page or a browser worker): there, fetch applies CORS and honours
- * the cache mode. Node, Deno and Bun have neither `document` nor `WorkerGlobalScope`.
- */
-const inBrowser =
-  typeof document !== 'undefined' ||
-  typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
 
 /**
  * The request headers of one attempt: `extra` (the caller's), then `Accept: text/event-stream`,
