@@ -17,15 +17,16 @@ import {
   type FdLimit,
   readFdLimit,
 } from './fd-limit.js';
-import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, loadVerificationKey } from './jwt-keys.js';
+import {
+  ASYMMETRIC_ALGORITHMS,
+  HMAC_ALGORITHMS,
+  type JwtKeyConfig,
+  loadVerificationKey,
+} from './jwt-keys.js';
 
-/** A JWT verification key as configured: a shared secret, a PEM / JWK text, or a JWKS URL. */
-export interface JwtKeyConfig {
-  /** The key material as given (HMAC secret, PEM public key, or JWK JSON). */
-  key: string;
-  /** The JWS algorithm tokens must use, e.g. `HS256`, `RS256`, `ES256`, `EdDSA`. */
-  alg: string;
-}
+// The key's type lives with the key loading (jwt-keys.ts imports nothing from here); the
+// configuration's readers (`herald token`, the tests) keep finding it next to ServerConfig.
+export type { JwtKeyConfig } from './jwt-keys.js';
 
 /** One `--history-topic`: a selector and the bounds of its topics' own history. */
 export interface HistoryTopicConfig {

@@ -12,7 +12,14 @@
  */
 
 import { createPublicKey, type JsonWebKey, type KeyObject, X509Certificate } from 'node:crypto';
-import type { JwtKeyConfig } from './config.js';
+
+/** A JWT verification key as configured: a shared secret, a PEM / JWK text, or a JWKS URL. */
+export interface JwtKeyConfig {
+  /** The key material as given (HMAC secret, PEM public key, or JWK JSON). */
+  key: string;
+  /** The JWS algorithm tokens must use, e.g. `HS256`, `RS256`, `ES256`, `EdDSA`. */
+  alg: string;
+}
 
 /** The HMAC algorithms: the key is a shared secret. */
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
