@@ -25,7 +25,7 @@ export {
 } from './event-source.js';
 export { type SubscribeHubOptions, subscribeHub } from './hub.js';
 export type { FetchLike } from './request.js';
-export { type SharedMode, type SharedOptions, sharedConnection } from './shared.js';
+export { type SharedOptions, sharedConnection } from './shared.js';
 export type { StandardSchemaV1 } from './standard-schema.js';
 export {
   type EventMap,
@@ -34,6 +34,7 @@ export {
   type HeraldEvent,
   type HeraldEventOf,
   type InvalidEventInfo,
+  type SharedMode,
   type StringEvents,
   type SubscribeOptions,
   type Subscription,

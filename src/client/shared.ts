@@ -7,7 +7,7 @@ import type {
   TabMessage,
   WorkerMessage,
 } from './shared-worker.js';
-import type { EventMap, SubscribeOptions, Subscription } from './subscribe.js';
+import type { EventMap, SharedMode, SubscribeOptions, Subscription } from './subscribe.js';
 import { subscribe } from './subscribe.js';
 
 // The tab's side of `subscribe(url, { shared: sharedConnection() })`. Each subscription keeps
@@ -15,12 +15,6 @@ import { subscribe } from './subscribe.js';
 // of a network response, a stream the SharedWorker (shared-worker.ts) feeds from the one real
 // connection of its group: the worker's events re-encoded as event stream text, its failures
 // as the same errors, its refusals as the same status and headers.
-
-/** What `subscribe`'s `shared` option takes: made by {@link sharedConnection}. */
-export interface SharedMode {
-  /** Subscribes through the shared worker (or on its own where there is none). */
-  subscribe<E extends EventMap>(url: string | URL, options: SubscribeOptions<E>): Subscription<E>;
-}
 
 /** Options of {@link sharedConnection}. */
 export interface SharedOptions {

@@ -6,7 +6,6 @@ import { HeraldClientError } from './errors.js';
 import { fetchGuarded } from './redirect.js';
 import { refusalReason } from './refusal.js';
 import { type FetchLike, globalFetch, resolveUrl, streamHeaders } from './request.js';
-import type { SharedMode } from './shared.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 import { systemTimers, type Timers } from './timers.js';
 
@@ -173,6 +172,15 @@ export interface SubscribeOptions<E extends EventMap = StringEvents> {
    * docs/client.md, "Shared mode".
    */
   shared?: SharedMode;
+}
+
+/**
+ * What `subscribe`'s `shared` option takes: made by `sharedConnection()` (shared.ts, which
+ * builds on this file, so the type lives here).
+ */
+export interface SharedMode {
+  /** Subscribes through the shared worker (or on its own where there is none). */
+  subscribe<E extends EventMap>(url: string | URL, options: SubscribeOptions<E>): Subscription<E>;
 }
 
 /** A running subscription: listen with `on()`, or iterate with `for await`. */
