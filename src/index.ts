@@ -17,5 +17,4 @@
  */
 export * from './engines/index.js';
 export * from './hub/index.js';
-export { discoveryLinkHeader } from './server/discovery.js';
 export * from './stream/index.js';

@@ -1,5 +1,7 @@
-// The hub: topic selectors, fan-out, bounded history and gap-free replay over an engine.
+// The hub: topic selectors, fan-out, bounded history and gap-free replay over an engine; the
+// Link header that tells clients where a hub is (discovery.ts).
 // Re-exported by the `herald` entry point (src/index.ts).
+export { discoveryLinkHeader } from './discovery.js';
 export { HeraldHubError, type HeraldHubErrorCode } from './errors.js';
 export { createHub, DEFAULT_MAX_EVENT_TOPICS, GAP_EVENT_TYPE, Hub } from './hub.js';
 export {
