@@ -19,9 +19,13 @@
  * @packageDocumentation
  */
 import type { NextFunction, Request, Response } from 'express';
-import type { Hub, SubscribeOptions } from '../hub/index.js';
-import { createEventStream } from '../stream/create-event-stream.js';
-import type { EventStream, EventStreamOptions } from '../stream/types.js';
+import {
+  createEventStream,
+  type EventStream,
+  type EventStreamOptions,
+  type Hub,
+  type SubscribeOptions,
+} from '../index.js';
 
 /**
  * What {@link subscribe} subscribes a request with: fixed options, or a function of the request

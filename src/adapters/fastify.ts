@@ -23,9 +23,14 @@
  * @packageDocumentation
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Hub, SubscribeOptions } from '../hub/index.js';
-import { createEventStream } from '../stream/create-event-stream.js';
-import type { EventStream, EventStreamOptions, HeaderValue } from '../stream/types.js';
+import {
+  createEventStream,
+  type EventStream,
+  type EventStreamOptions,
+  type HeaderValue,
+  type Hub,
+  type SubscribeOptions,
+} from '../index.js';
 
 /**
  * What {@link subscribe} subscribes a request with: fixed options, or a function of the request

@@ -22,9 +22,14 @@
  * @packageDocumentation
  */
 import type { Context } from 'hono';
-import type { Hub, SubscribeOptions } from '../hub/index.js';
-import { createEventStreamResponse } from '../stream/fetch.js';
-import type { EventStream, EventStreamOptions, FetchEventStream } from '../stream/types.js';
+import {
+  createEventStreamResponse,
+  type EventStream,
+  type EventStreamOptions,
+  type FetchEventStream,
+  type Hub,
+  type SubscribeOptions,
+} from '../index.js';
 
 /**
  * What {@link subscribe} subscribes a request with: fixed options, or a function of the context

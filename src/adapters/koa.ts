@@ -20,9 +20,13 @@
  * @packageDocumentation
  */
 import type { DefaultContext, DefaultState, Middleware, ParameterizedContext } from 'koa';
-import type { Hub, SubscribeOptions } from '../hub/index.js';
-import { createEventStream } from '../stream/create-event-stream.js';
-import type { EventStream, EventStreamOptions } from '../stream/types.js';
+import {
+  createEventStream,
+  type EventStream,
+  type EventStreamOptions,
+  type Hub,
+  type SubscribeOptions,
+} from '../index.js';
 
 /**
  * What {@link subscribe} subscribes a request with: fixed options, or a function of the context
