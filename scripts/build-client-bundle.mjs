@@ -2,9 +2,11 @@
 // (ESM, minified, platform browser) with its types (dist/client.browser.d.ts, the same API as
 // herald/client), and reports its size minified and minified + gzip; and the shared mode's
 // worker script beside it: src/client/shared-worker.ts → dist/client.shared-worker.js
-// (standalone, no imports), the bundle's default `workerUrl`.
+// (standalone, no imports), the bundle's default `workerUrl`; and the hub's dashboard page:
+// src/server/dashboard/ui/ (index.html, app.ts, app.css) → dist/server/dashboard/dashboard.html,
+// through the page builder tsc compiled to dist/ just before (see src/server/dashboard/page-build.ts).
 //
-//   node scripts/build-client-bundle.mjs            writes dist/client.browser.js
+//   node scripts/build-client-bundle.mjs            writes dist/client.browser.js (and the rest)
 //   node scripts/build-client-bundle.mjs --check    builds in memory, only reports sizes
 //
 // It also reports what an application ships when a bundler tree-shakes the bundle down to the
@@ -14,7 +16,7 @@
 // from memory, and measureClientShapes() to hold the sizes to their budget.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
@@ -169,5 +171,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log(
       `  ${name.replaceAll('`', '')}: ${minBytes} B minified, ${gzipBytes} B (${kb(gzipBytes)}) minified + gzip`,
     );
+  }
+  if (!check) {
+    const dashboard = join(root, 'dist', 'server', 'dashboard');
+    const { buildDashboardPage, DASHBOARD_PAGE_FILE } = await import(
+      pathToFileURL(join(dashboard, 'page-build.js')).href
+    );
+    const page = await buildDashboardPage(join(root, 'src', 'server', 'dashboard', 'ui'));
+    await writeFile(join(dashboard, DASHBOARD_PAGE_FILE), page);
+    console.log(`dist/server/dashboard/${DASHBOARD_PAGE_FILE}: ${Buffer.byteLength(page)} B`);
   }
 }

@@ -23,7 +23,7 @@ import type { ServerContext } from './context.js';
 import { Cors } from './cors.js';
 import { authorizeDashboard } from './dashboard/access.js';
 import { mintDevToken } from './dashboard/dev-token.js';
-import { DASHBOARD_PAGE_HEADERS, renderDashboardPage } from './dashboard/page.js';
+import { loadDashboardPage } from './dashboard/page.js';
 import { SelectorCounts } from './dashboard/selector-counts.js';
 import { DashboardFeed, snapshot } from './dashboard/stats.js';
 import { createEngine } from './engine-url.js';
@@ -137,11 +137,12 @@ function devToken(ctx: ServerContext): ReturnType<typeof mintDevToken> {
 const pages = new WeakMap<ServerContext, string>();
 const dashboard: Handler = async (ctx, req, res) => {
   await authorizeDashboard(ctx, req);
+  const page = await loadDashboardPage();
   let html = pages.get(ctx);
   if (ctx.config.devPublisherKey) {
     // A token per page view, short-lived, renewed by the page: never one that lasts.
     const { token, expiresIn } = devToken(ctx);
-    html = renderDashboardPage({
+    html = page.render({
       hubPath: HUB_PATH,
       dev: true,
       publisherToken: token,
@@ -149,10 +150,10 @@ const dashboard: Handler = async (ctx, req, res) => {
       tokenTtlMs: expiresIn * 1000,
     });
   } else if (html === undefined) {
-    html = renderDashboardPage({ hubPath: HUB_PATH, dev: ctx.config.dev });
+    html = page.render({ hubPath: HUB_PATH, dev: ctx.config.dev });
     pages.set(ctx, html);
   }
-  res.writeHead(200, DASHBOARD_PAGE_HEADERS);
+  res.writeHead(200, page.headers);
   res.end(html);
 };
 

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { HubStats } from '../../src/hub/types.js';
 import { createParser, type ParsedEvent } from '../../src/protocol/index.js';
 import { type HeraldServer, startServer } from '../../src/server/app.js';
 import { loadConfig } from '../../src/server/config.js';
-import { renderDashboardPage } from '../../src/server/dashboard/page.js';
+import { loadDashboardPage } from '../../src/server/dashboard/page.js';
 import { SelectorCounts } from '../../src/server/dashboard/selector-counts.js';
 import {
   DASHBOARD_SELECTOR_CHARS,
@@ -102,14 +103,19 @@ test('snapshot cuts a long selector and says so', () => {
   ]);
 });
 
-test('the page embeds the publisher token as inert JSON, and asks for one without it', () => {
+test('the page embeds the publisher token as inert JSON, and asks for one without it', async () => {
+  const page = await loadDashboardPage();
   const token = 'a</script><script>alert(1)</script><!--\u2028&';
-  const html = renderDashboardPage({ publisherToken: token, hubPath: '/.well-known/mercure' });
-  assert.equal(html.split('<script>').length, 2, 'exactly one script element');
-  assert.equal(html.split('</script>').length, 2, 'exactly one script end tag');
+  const html = page.render({ publisherToken: token, hubPath: '/.well-known/mercure' });
+  assert.equal(html.split('<script>').length, 2, 'exactly one script that runs');
+  assert.equal(html.split('<script').length, 3, 'and the configuration block');
+  assert.equal(html.split('</script>').length, 3, 'exactly two script end tags');
   assert.ok(!html.includes('<!--'));
-  const json = /const CONFIG = (.*);\n/.exec(html)?.[1];
-  assert.ok(json !== undefined, 'the CONFIG line');
+  assert.ok(!html.includes('rel="stylesheet"'), 'the style is inline');
+  const json = /<script type="application\/json" id="dashboard-config">([^<]*)<\/script>/.exec(
+    html,
+  )?.[1];
+  assert.ok(json !== undefined, 'the configuration block');
   assert.deepEqual(JSON.parse(json), {
     hubPath: '/.well-known/mercure',
     statsPath: '/dashboard/stats',
@@ -120,9 +126,29 @@ test('the page embeds the publisher token as inert JSON, and asks for one withou
   });
   assert.ok(!html.includes('id="publish-token"'), 'no token field in dev mode');
 
-  const plain = renderDashboardPage({ hubPath: '/.well-known/mercure' });
+  const plain = page.render({ hubPath: '/.well-known/mercure' });
   assert.ok(plain.includes('id="publish-token"'), 'a token field without a token');
   assert.match(plain, /"publisherToken":""/);
+});
+
+test('the page runs only its own script and style: the CSP names their SHA-256', async () => {
+  const response = await fetch(`${server.url}/`);
+  const html = await response.text();
+  const csp = response.headers.get('content-security-policy') ?? '';
+  const sha256 = (text: string): string =>
+    `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+  const script = /<script>([\s\S]*?)<\/script>/.exec(html)?.[1];
+  const style = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1];
+  assert.ok(script !== undefined && style !== undefined);
+  assert.equal(
+    csp,
+    `default-src 'none'; script-src ${sha256(script)}; style-src ${sha256(style)}; ` +
+      "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; " +
+      "frame-ancestors 'none'",
+  );
+  assert.doesNotMatch(csp, /unsafe/);
+  assert.equal(response.headers.get('x-frame-options'), 'DENY');
+  assert.equal(response.headers.get('cache-control'), 'no-store');
 });
 
 test('GET /dashboard/stats streams a stats snapshot at once', async () => {
@@ -163,7 +189,16 @@ test('the dashboard in Chromium: live counters, publish form, live tail', { skip
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
+    // A script or style the CSP blocked is reported on the console, not as a page error.
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) errors.push(message.text());
+    });
     await page.goto(`${server.url}/`);
+    // The inline style applies (its hash is in the CSP).
+    assert.equal(
+      await page.evaluate(() => getComputedStyle(document.querySelector('header.top')!).position),
+      'sticky',
+    );
 
     // The counters fill in from the hub's own stats stream.
     await page.waitForFunction(

@@ -54,15 +54,17 @@ function tryConnect(host: string, port: number): Promise<string> {
   });
 }
 
-/** The CONFIG object the page's script starts with. */
+/** The configuration the page carries (a JSON data block its script reads). */
 function pageConfig(html: string): {
   publisherToken: string;
   tokenPath: string;
   tokenTtlMs: number;
   dev: boolean;
 } {
-  const json = /const CONFIG = (.*);\n/.exec(html)?.[1];
-  assert.ok(json !== undefined, 'the page has its CONFIG line');
+  const json = /<script type="application\/json" id="dashboard-config">([^<]*)<\/script>/.exec(
+    html,
+  )?.[1];
+  assert.ok(json !== undefined, 'the page has its configuration block');
   return JSON.parse(json);
 }
 
