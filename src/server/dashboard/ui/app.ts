@@ -67,6 +67,11 @@ function refusal(error: HeraldClientError): string {
   return `${response.status} ${response.statusText}${reason}`;
 }
 
+/** Whether `error` is about the connection (it is being retried), not one dropped event. */
+function connectionError(error: HeraldClientError): boolean {
+  return error.code !== 'INVALID_JSON' && error.code !== 'EVENT_TOO_LARGE';
+}
+
 // The server writes the configuration into the page as a JSON data block (not a script).
 const CONFIG = JSON.parse($('dashboard-config').textContent ?? '{}') as DashboardConfig;
 
@@ -95,7 +100,7 @@ subscribe<{ stats: DashboardSnapshot }>(
     dedupe: false,
     onOpen: () => setState(statsStatus, 'open', 'live'),
     onError: (error) => {
-      if (error.code !== 'INVALID_JSON') setState(statsStatus, 'connecting', 'reconnecting');
+      if (connectionError(error)) setState(statsStatus, 'connecting', 'reconnecting');
     },
     onClose: (reason) => {
       if (reason !== undefined) setState(statsStatus, 'closed', 'disconnected');
@@ -347,8 +352,10 @@ function follow(): void {
     onEvent: (event) => show(event.type, event.raw, event.lastEventId),
     // Shown like any event: the hub's history no longer holds all that was asked for.
     onGap: (gap) => show('herald.gap', JSON.stringify(gap), subscription.lastEventId),
-    onError: () => {
-      if (tail === subscription) setState(tailStatus, 'connecting', 'reconnecting');
+    onError: (error) => {
+      if (tail === subscription && connectionError(error)) {
+        setState(tailStatus, 'connecting', 'reconnecting');
+      }
     },
     onClose: (reason) => {
       // A refusal (a status other than 200, not an event stream) is final, as in EventSource.
