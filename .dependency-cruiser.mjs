@@ -107,8 +107,44 @@ export default {
         'src/engines and src/protocol (and npm packages), not the client, the React hook, the ' +
         'adapters, the CLI (src/commands, src/cli.ts) or the library root src/index.ts. Import ' +
         'the layer itself, and move code the CLI and the server share into src/server.',
-      from: { path: '^src/server/' },
+      from: { path: '^src/server/', pathNot: '^src/server/dashboard/ui/' },
       to: { path: srcOutside('server', 'hub', 'stream', 'engines', 'protocol') },
+    },
+    // The dashboard's page (src/server/dashboard/ui/) is browser code bundled into the page: it
+    // reads the hub with the client, and takes only types from the server.
+    {
+      name: 'dashboard-page-is-browser-code',
+      severity: 'error',
+      comment:
+        'src/server/dashboard/ui/ runs in the browser: it may import src/client and ' +
+        'src/protocol, and types from src/server (import type), nothing that runs on the ' +
+        'server, no node: builtin and no npm package.',
+      from: { path: '^src/server/dashboard/ui/' },
+      to: {
+        path: srcOutside('server/dashboard/ui', 'client', 'protocol', 'server'),
+      },
+    },
+    {
+      name: 'dashboard-page-takes-only-types-from-the-server',
+      severity: 'error',
+      comment:
+        'src/server/dashboard/ui/ is bundled into the page: from the rest of src/server it may ' +
+        'import types only (import type), which leave no code in the bundle.',
+      from: { path: '^src/server/dashboard/ui/' },
+      to: {
+        path: '^src/server/',
+        pathNot: '^src/server/dashboard/ui/',
+        dependencyTypesNot: ['type-only'],
+      },
+    },
+    {
+      name: 'dashboard-page-no-node-or-npm',
+      severity: 'error',
+      comment:
+        'src/server/dashboard/ui/ runs in the browser: no node: builtin and no npm package ' +
+        '(the client gives it what it needs).',
+      from: { path: '^src/server/dashboard/ui/' },
+      to: { dependencyTypes: ['core', ...NPM] },
     },
 
     // client: web-platform APIs only.
