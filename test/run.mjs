@@ -92,7 +92,18 @@ const reporters = [
 ];
 const child = spawn(
   options.node,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', ...reporters, ...files],
+  // --test-force-exit: a file whose tests have all finished ends, even if something it opened
+  // (a client reconnecting to a server a failed test left behind) would keep it alive; without
+  // it, one failure could hold the whole run until CI's timeout.
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=1',
+    '--test-force-exit',
+    ...reporters,
+    ...files,
+  ],
   {
     cwd: ROOT,
     env,

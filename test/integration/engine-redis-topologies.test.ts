@@ -92,28 +92,42 @@ describe('redis engine on Sentinel', { skip: redisSkip }, () => {
       published.push((await a.append({ topics: ['/t'], data: `x${i}` })).data);
     await withTimeout(onB.until(20), 'node B to see the first 20 events', 10_000);
 
-    // Make sure the replica has everything, then promote it.
-    const master = new Redis({ port: sentinel.ports[0]!, host: '127.0.0.1' });
-    assert.equal(await master.call('WAIT', '1', '5000'), 1);
-    master.disconnect();
-    const admin = new Redis({ port: sentinel.sentinelPort, host: '127.0.0.1' });
-    assert.equal(await admin.call('SENTINEL', 'FAILOVER', sentinel.master), 'OK');
-    await withTimeout(
-      (async () => {
-        for (;;) {
-          const addr = (await admin.call(
-            'SENTINEL',
-            'GET-MASTER-ADDR-BY-NAME',
-            sentinel.master,
-          )) as string[];
-          if (Number(addr[1]) === sentinel.ports[1]) return;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      })(),
-      'the sentinel to promote the replica',
-      20_000,
-    );
-    admin.disconnect();
+    // Make sure the replica has everything, then promote it. The admin connections never
+    // retry (a failed assertion must not leave a client reconnecting to a stopped server,
+    // which would keep this file running), and are closed however the test ends.
+    const noRetry = { host: '127.0.0.1', retryStrategy: () => null, maxRetriesPerRequest: 0 };
+    const master = new Redis({ ...noRetry, port: sentinel.ports[0]! });
+    const admin = new Redis({ ...noRetry, port: sentinel.sentinelPort });
+    try {
+      // WAIT answers how many replicas acknowledged within its timeout: on a loaded machine
+      // the replica may still be catching up, so ask again until it has (or the test's bound).
+      await withTimeout(
+        (async () => {
+          while (Number(await master.call('WAIT', '1', '1000')) < 1);
+        })(),
+        'the replica to acknowledge the first 20 events',
+        30_000,
+      );
+      assert.equal(await admin.call('SENTINEL', 'FAILOVER', sentinel.master), 'OK');
+      await withTimeout(
+        (async () => {
+          for (;;) {
+            const addr = (await admin.call(
+              'SENTINEL',
+              'GET-MASTER-ADDR-BY-NAME',
+              sentinel.master,
+            )) as string[];
+            if (Number(addr[1]) === sentinel.ports[1]) return;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        })(),
+        'the sentinel to promote the replica',
+        20_000,
+      );
+    } finally {
+      master.disconnect();
+      admin.disconnect();
+    }
 
     // Publishing on B after the failover lands on the new master and reaches both nodes.
     for (let i = 20; i < 40; i++) published.push((await appendRetrying(b, `x${i}`)).data);
