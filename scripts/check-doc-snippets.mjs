@@ -21,7 +21,9 @@
 //   - runs the NATS engine's block against a nats-server on a free port (skipped when there is
 //     no nats-server);
 //   - parses the JSON blocks.
-// It lists every block with what was checked (parsed / typed / ran) and the result.
+// The runs go two at a time (each on its own port); the build and the install of the other
+// packages overlap. It lists every block with what was checked (parsed / typed / ran), the
+// result, and how long each phase and run took.
 //
 // Usage: node scripts/check-doc-snippets.mjs [--no-build] [--keep]
 //   --no-build   use dist/ as it is (default: npm run build first)
@@ -150,6 +152,17 @@ const SNIPPETS = [
     ],
   })),
 ];
+
+/** Every process this script started, killed at its end whatever happened. */
+const children = new Set();
+
+/** `spawn`, remembered in `children` until it exits. */
+function started(command, argv, options) {
+  const child = spawn(command, argv, options);
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
 
 function log(line) {
   process.stdout.write(`${line}\n`);
@@ -281,7 +294,7 @@ async function checkSnippet(project, snippet, block) {
     throw new Error(`cannot find the port ${snippet.port} to change`);
   const file = block.path.replace(/\.ts$/, '.run.ts');
   writeFileSync(file, code);
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+  const child = started(process.execPath, ['--import', 'tsx', file], {
     cwd: project,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -468,7 +481,7 @@ function typeCheck(project, blocks) {
 /** Runs `command` to its end, or until `done(output)`; resolves with its output and exit code. */
 function runUntil(command, argv, { cwd, env, done, timeoutMs, onTick }) {
   return new Promise((resolve) => {
-    const child = spawn(command, argv, {
+    const child = started(command, argv, {
       cwd,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -500,7 +513,7 @@ function runUntil(command, argv, { cwd, env, done, timeoutMs, onTick }) {
 /** A hub from the installed tarball: `herald serve --dev` on a free port. */
 async function startHub(project) {
   const port = await freePort();
-  const child = spawn(
+  const child = started(
     join(project, 'node_modules', '.bin', 'herald'),
     ['serve', '--dev', '--port', String(port), '--log-level', 'warn'],
     { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -592,7 +605,7 @@ async function runNats(project, work, block) {
     return;
   }
   const [port, monitor] = [await freePort(), await freePort()];
-  const server = spawn(
+  const server = started(
     'nats-server',
     [
       '-js',
@@ -655,7 +668,7 @@ function timed(block, start) {
 /** Runs a command to its end without blocking the event loop; rejects when it fails. */
 function sh(command, argv, options) {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, options);
+    const child = started(command, argv, options);
     child.once('error', reject);
     child.once('exit', (code) =>
       code === 0 ? resolve() : reject(new Error(`${command} ${argv.join(' ')}: exit ${code}`)),
@@ -772,6 +785,7 @@ async function main() {
     process.exitCode = failed === 0 ? 0 : 1;
   } finally {
     for (const hub of hubs) hub.stop();
+    for (const child of children) child.kill('SIGKILL');
     if (!args.has('--keep')) rmSync(work, { recursive: true, force: true });
   }
 }
