@@ -711,7 +711,7 @@ async function main() {
     if (build) log('npm run build');
     log(`npm install ${PACKAGES.join(' ')} (in ${project})`);
     await Promise.all([build, sh('npm', [...install, ...PACKAGES], quiet)]);
-    log(`  built and installed in ${took()}`);
+    log(`  ${build ? 'built and installed' : 'installed'} in ${took()}`);
     const packed = execFileSync(
       'npm',
       ['pack', '--ignore-scripts', '--silent', '--pack-destination', work],
