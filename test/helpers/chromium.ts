@@ -12,10 +12,19 @@ export const CHROMIUM_PATH = '/usr/bin/chromium';
  * that drives a browser takes its skip reason from here.
  */
 export function chromiumSkipReason(): string | undefined {
-  if (process.env.HERALD_TEST_BROWSERS === 'off') {
-    return 'browser tests are off (HERALD_TEST_BROWSERS=off, set by test/run.mjs --no-browser)';
-  }
-  return requireBinary(CHROMIUM_PATH, 'install it with: apt-get install chromium');
+  return (
+    browsersOffReason() ?? requireBinary(CHROMIUM_PATH, 'install it with: apt-get install chromium')
+  );
+}
+
+/**
+ * The skip reason of every browser test (Chromium's, Firefox's) when `HERALD_TEST_BROWSERS=off`,
+ * else `undefined`.
+ */
+export function browsersOffReason(): string | undefined {
+  return process.env.HERALD_TEST_BROWSERS === 'off'
+    ? 'browser tests are off (HERALD_TEST_BROWSERS=off, set by test/run.mjs --no-browser)'
+    : undefined;
 }
 
 /**
