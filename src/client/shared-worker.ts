@@ -1,6 +1,7 @@
 import type { ParsedEvent } from '../protocol/index.js';
 import { type Connection, openConnection } from './connection.js';
 import type { HeraldClientError } from './errors.js';
+import { fetchGuarded } from './redirect.js';
 import { globalFetch, streamHeaders } from './request.js';
 import { systemTimers } from './timers.js';
 
@@ -9,7 +10,9 @@ import { systemTimers } from './timers.js';
 // same connection options, fanned out to every tab's MessagePort. The tabs keep their own
 // pipelines (event types, JSON, schemas, dedupe, listeners) and their own backoff: after a
 // failure this worker waits for the first tab to come back, then resumes the stream with
-// Last-Event-ID, so each tab gets every event once.
+// Last-Event-ID, so each tab gets every event once. The worker follows the rules of a direct
+// subscription: redirects are followed by hand (redirect.ts) when the request carries something
+// of the caller's.
 
 /** The connection options that shape the shared stream (part of the group's key). */
 export interface SharedPolicy {
@@ -207,6 +210,11 @@ export function serveTabs(scope: SharedScope): void {
     group.connection = openConnection({
       url: request.url,
       fetch: globalFetch,
+      // As subscribe() does: headers and cookies are given for the URL's origin, so redirects
+      // are followed by hand and none of them reaches another origin (in a browser, which hides
+      // where a redirect leads, such a redirect fails with REDIRECT).
+      guard:
+        request.headers.length > 0 || request.credentials === 'include' ? fetchGuarded : undefined,
       timers: systemTimers,
       lastEventId,
       idleTimeoutMs: policy.idleTimeoutMs,

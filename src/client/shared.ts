@@ -132,6 +132,19 @@ function rebuild(head: ResponseHead, body: ReadableStream<Uint8Array> | null): R
   return response;
 }
 
+/**
+ * The redirect the worker would not follow, as a browser's fetch gives it: an `opaqueredirect`
+ * (status 0, no headers, no body), which the Response constructor cannot make.
+ */
+function opaqueRedirect(head: ResponseHead): Response {
+  const response = Response.error();
+  Object.defineProperties(response, {
+    type: { value: 'opaqueredirect' },
+    url: { value: head.url },
+  });
+  return response;
+}
+
 /** The error a failed worker attempt is to the tab's connection. */
 function networkError(message: Extract<WorkerMessage, { t: 'fail' }> | undefined): TypeError {
   if (!message) return new TypeError('the shared worker is gone');
@@ -255,7 +268,14 @@ function subscribeShared<E extends EventMap>(
           joined.attempts.delete(a);
           verdict = message?.retry ?? true;
           if (opened) end(message?.code === 'STREAM_ENDED' ? null : networkError(message));
-          else if (message?.head) resolve(rebuild(message.head, null));
+          else if (message?.code === 'REDIRECT') {
+            // The worker refused to follow a redirect with the caller's request: the same
+            // error as a direct subscription's (redirect.ts), not a network error to retry.
+            const { head } = message;
+            const response =
+              head && (head.status === 0 ? opaqueRedirect(head) : rebuild(head, null));
+            reject(new HeraldClientError('REDIRECT', message.message, { response }));
+          } else if (message?.head) resolve(rebuild(message.head, null));
           else reject(networkError(message));
         }
       };
