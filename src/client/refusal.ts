@@ -22,8 +22,18 @@ function jsonReason(text: string): string | undefined {
   return undefined;
 }
 
-/** Reads up to {@link MAX_REASON_BYTES} of `body` within {@link MAX_REASON_MS}, then cancels the rest. */
-async function readSome(body: ReadableStream<Uint8Array>, timers: Timers): Promise<Uint8Array> {
+/**
+ * Reads up to {@link MAX_REASON_BYTES} of `body` within 2 s, then cancels the rest: what
+ * {@link refusalReason} reads of a refused response (the shared mode's worker hands these bytes
+ * to the tabs, whose `refusalReason` reads them as if from the network).
+ *
+ * @param body - the refused response's body
+ * @param timers - for the deadline
+ */
+export async function readRefusal(
+  body: ReadableStream<Uint8Array>,
+  timers: Timers,
+): Promise<Uint8Array<ArrayBuffer>> {
   const reader = body.getReader();
   const bytes = new Uint8Array(MAX_REASON_BYTES);
   let length = 0;
@@ -63,7 +73,7 @@ export async function refusalReason(
   if (response.body) {
     if (json || type.startsWith('text/plain')) {
       try {
-        const text = new TextDecoder().decode(await readSome(response.body, timers));
+        const text = new TextDecoder().decode(await readRefusal(response.body, timers));
         reason = json ? jsonReason(text) : text;
       } catch {}
     } else {

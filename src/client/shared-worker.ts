@@ -2,6 +2,7 @@ import type { ParsedEvent } from '../protocol/index.js';
 import { type Connection, openConnection } from './connection.js';
 import type { HeraldClientError } from './errors.js';
 import { fetchGuarded } from './redirect.js';
+import { readRefusal } from './refusal.js';
 import { globalFetch, streamHeaders } from './request.js';
 import { systemTimers } from './timers.js';
 
@@ -12,7 +13,8 @@ import { systemTimers } from './timers.js';
 // failure this worker waits for the first tab to come back, then resumes the stream with
 // Last-Event-ID, so each tab gets every event once. The worker follows the rules of a direct
 // subscription: redirects are followed by hand (redirect.ts) when the request carries something
-// of the caller's.
+// of the caller's, and a refused response's first bytes go to the tabs, whose own reading of
+// them (refusal.ts) gives the server's reason.
 
 /** The connection options that shape the shared stream (part of the group's key). */
 export interface SharedPolicy {
@@ -79,10 +81,19 @@ export type WorkerMessage =
   /** An event was too large and dropped. */
   | { t: 'warn'; a: number; message: string }
   /**
-   * The attempt failed: `code` is the `HeraldClientError` code, `head` the refused response,
-   * `retry` whether the shared stream may be resumed (false: it gave up).
+   * The attempt failed: `code` is the `HeraldClientError` code, `head` the refused response
+   * (`body`: the first bytes of its body, as much as a refusal's reason is read from), `retry`
+   * whether the shared stream may be resumed (false: it gave up).
    */
-  | { t: 'fail'; a: number; code: string; message: string; head?: ResponseHead; retry: boolean };
+  | {
+      t: 'fail';
+      a: number;
+      code: string;
+      message: string;
+      head?: ResponseHead;
+      body?: Uint8Array<ArrayBuffer>;
+      retry: boolean;
+    };
 
 /** A {@link WorkerMessage} before it is addressed to an attempt. */
 type Unaddressed = WorkerMessage extends infer M
@@ -113,6 +124,8 @@ interface Group {
   head: ResponseHead | undefined;
   failures: number;
   verdict: boolean;
+  /** The first bytes of the body of the response the connection just refused. */
+  refused: Uint8Array<ArrayBuffer> | undefined;
 }
 
 /** How many recent events a group keeps for tabs that resume behind it. */
@@ -202,6 +215,7 @@ export function serveTabs(scope: SharedScope): void {
       head: undefined,
       failures: 0,
       verdict: true,
+      refused: undefined,
       connection: undefined as unknown as Connection,
     };
     const each = (message: Unaddressed): void => {
@@ -215,6 +229,11 @@ export function serveTabs(scope: SharedScope): void {
       // where a redirect leads, such a redirect fails with REDIRECT).
       guard:
         request.headers.length > 0 || request.credentials === 'include' ? fetchGuarded : undefined,
+      // The reason is the tabs' to read (each one's error says it): they get the bytes.
+      async explain(response, timers) {
+        group.refused = response.body ? await readRefusal(response.body, timers) : undefined;
+        return undefined;
+      },
       timers: systemTimers,
       lastEventId,
       idleTimeoutMs: policy.idleTimeoutMs,
@@ -254,11 +273,14 @@ export function serveTabs(scope: SharedScope): void {
       onError(error) {
         group.head = undefined;
         const response = error.response;
+        const body = response && group.refused?.length ? group.refused : undefined;
+        group.refused = undefined;
         const message: Unaddressed = {
           t: 'fail',
           code: error.code,
           message: error.message,
           head: response && head(response),
+          body,
           retry: group.verdict,
         };
         for (const member of group.members) {

@@ -121,8 +121,14 @@ function fromByteString(value: string): string {
   return new TextDecoder().decode(Uint8Array.from(value, (char) => char.charCodeAt(0)));
 }
 
-/** A Response a tab's connection reads as the worker's, with the worker's final URL. */
-function rebuild(head: ResponseHead, body: ReadableStream<Uint8Array> | null): Response {
+/**
+ * A Response a tab's connection reads as the worker's, with the worker's final URL (and, for a
+ * refusal, the first bytes of its body, which the tab's connection reads its reason from).
+ */
+function rebuild(
+  head: ResponseHead,
+  body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null,
+): Response {
   const response = new Response(body, {
     status: head.status,
     statusText: head.statusText,
@@ -275,7 +281,7 @@ function subscribeShared<E extends EventMap>(
             const response =
               head && (head.status === 0 ? opaqueRedirect(head) : rebuild(head, null));
             reject(new HeraldClientError('REDIRECT', message.message, { response }));
-          } else if (message?.head) resolve(rebuild(message.head, null));
+          } else if (message?.head) resolve(rebuild(message.head, message.body ?? null));
           else reject(networkError(message));
         }
       };
