@@ -20,7 +20,8 @@ const ROOT = join(HERE, '..', '..');
 
 /**
  * Which test files make the runtime suite, by folder: every file whose name matches, except
- * the browser ones (`*-chromium`, `*-firefox`). New client tests (`client-*.test.ts`) join by their name.
+ * the browser ones (`*-chromium`, `*-firefox`, `*-browsers`). New client tests
+ * (`client-*.test.ts`) join by their name.
  */
 const SELECTION = [
   // herald/protocol
@@ -60,7 +61,7 @@ const RUNTIMES = {
 function selectedFiles() {
   return SELECTION.flatMap(([dir, pattern]) =>
     readdirSync(join(ROOT, dir))
-      .filter((name) => pattern.test(name) && !/-(chromium|firefox)\./.test(name))
+      .filter((name) => pattern.test(name) && !/-(chromium|firefox|browsers)\./.test(name))
       .sort()
       .map((name) => `${dir}/${name}`),
   );
