@@ -1,11 +1,11 @@
 // The shared mode keeps a direct subscription's redirect rule, in Chromium and Firefox ESR: nothing
 // a tab gives for one origin (Authorization, an API key) is sent to another. Two real origins — the
 // page's (127.0.0.1) and another (localhost, another port, which allows every header by CORS, so
-// that anything sent would arrive) — record every request. The worker follows redirects by hand
-// when the request carries the caller's headers; a browser hides where a redirect leads, so such a
-// redirect ends every tab's subscription with REDIRECT, on the first request or on a reconnection.
-// A stream without such headers follows the redirect, and its reconnections start again from the
-// URL given, never from the other origin.
+// that anything sent would arrive) — record every request. The worker guards redirects as
+// subscribe() does when the request carries the caller's headers: a browser hides where a redirect
+// leads, so such a redirect ends every tab's subscription with REDIRECT, on the first request or on
+// a reconnection. A stream without such headers follows the redirect, and its reconnections start
+// again from the URL given, never from the other origin.
 import assert from 'node:assert/strict';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
@@ -159,7 +159,10 @@ for (const kind of browserKinds()) {
         for (const page of pages) {
           const reason = await ended(page);
           assert.equal(reason?.code, 'REDIRECT');
-          assert.match(reason?.message ?? '', /redirected and this runtime hides where to/);
+          assert.match(
+            reason?.message ?? '',
+            /redirected, and the browser hides where to: use the final URL/,
+          );
           assert.equal(reason?.type, 'opaqueredirect');
           assert.deepEqual(
             await page.evaluate(() => (globalThis as unknown as { received: unknown[] }).received),
