@@ -1,3 +1,4 @@
+import { BRIEF, ERRORS_DOC } from '../protocol/brief.js';
 import { createParser, type ParsedEvent } from '../protocol/index.js';
 import { HeraldClientError } from './errors.js';
 import { isEventStream } from './mime.js';
@@ -147,14 +148,16 @@ export function openConnection(config: ConnectionConfig): Connection {
     return idle || isRuntimeTimeout(error)
       ? new HeraldClientError(
           'IDLE_TIMEOUT',
-          `${url} sent nothing for too long: send heartbeats more often`,
-          {
-            cause: error,
-          },
+          BRIEF
+            ? `${url} went silent${ERRORS_DOC}`
+            : `${url} sent nothing for too long: send heartbeats more often`,
+          { cause: error },
         )
-      : new HeraldClientError('NETWORK', `${url}: ${error} (is it reachable, with CORS?)`, {
-          cause: error,
-        });
+      : new HeraldClientError(
+          'NETWORK',
+          `${url}: ${error}${BRIEF ? ERRORS_DOC : ' (is it reachable, with CORS?)'}`,
+          { cause: error },
+        );
   }
 
   async function attempt(): Promise<void> {
@@ -166,7 +169,12 @@ export function openConnection(config: ConnectionConfig): Connection {
       // "Network errors […] should cause the user agent to reestablish the connection […]
       // unless the user agent knows that to be futile, in which case the user agent may fail
       // the connection." A scheme fetch cannot stream from is futile.
-      fail(new HeraldClientError('UNSUPPORTED_URL', `${url}: use http: or https:`));
+      fail(
+        new HeraldClientError(
+          'UNSUPPORTED_URL',
+          BRIEF ? `${url}: not http(s)${ERRORS_DOC}` : `${url}: use http: or https:`,
+        ),
+      );
       return;
     }
     watchdog.kick();
@@ -199,17 +207,17 @@ export function openConnection(config: ConnectionConfig): Connection {
       } else {
         body?.cancel().catch(() => {});
       }
-      const why = reason === undefined ? '' : `: ${reason}`;
+      const why = `${reason === undefined ? '' : `: ${reason}`}${BRIEF ? ERRORS_DOC : ''}`;
       fail(
         response.status !== 200
           ? new HeraldClientError(
               'BAD_STATUS',
-              `${url} answered ${response.status}, not 200${why}`,
+              `${url} answered ${response.status}${BRIEF ? '' : ', not 200'}${why}`,
               { response, reason },
             )
           : new HeraldClientError(
               'BAD_CONTENT_TYPE',
-              `${url} answered ${contentType}, not text/event-stream${why}`,
+              `${url} answered ${contentType}${BRIEF ? '' : ', not text/event-stream'}${why}`,
               { response, reason },
             ),
       );
@@ -247,7 +255,9 @@ export function openConnection(config: ConnectionConfig): Connection {
     // The end of a 200 body (graceful or not) reestablishes the connection. "If the file ends
     // in the middle of an event, before the final empty line, the incomplete event is not
     // dispatched" (stop() resets the parser, which drops it).
-    fail(new HeraldClientError('STREAM_ENDED', `${url} ended the stream`));
+    fail(
+      new HeraldClientError('STREAM_ENDED', `${url} ended the stream${BRIEF ? ERRORS_DOC : ''}`),
+    );
   }
 
   // Start after the caller's synchronous code, so its listeners are in place for every event

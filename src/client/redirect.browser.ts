@@ -1,3 +1,4 @@
+import { ERRORS_DOC } from '../protocol/brief.js';
 import { HeraldClientError } from './errors.js';
 import type { FetchLike } from './request.js';
 
@@ -28,11 +29,9 @@ export async function fetchGuarded(
     ([301, 302, 303, 307, 308].includes(response.status) && response.headers.has('location'))
   ) {
     response.body?.cancel().catch(() => {});
-    throw new HeraldClientError(
-      'REDIRECT',
-      `${url} redirected, and the browser hides where to: use the final URL`,
-      { response },
-    );
+    throw new HeraldClientError('REDIRECT', `${url} redirected: use the final URL${ERRORS_DOC}`, {
+      response,
+    });
   }
   return { response, url };
 }

@@ -1,3 +1,4 @@
+import { BRIEF, ERRORS_DOC } from '../protocol/brief.js';
 import type { ParsedEvent } from '../protocol/index.js';
 import { backoffDelay, retryAfterMs } from './backoff.js';
 import { openConnection, type ReadyState } from './connection.js';
@@ -357,11 +358,17 @@ export function subscribe<E extends EventMap>(
       } catch (cause) {
         call(
           options.onError,
-          new HeraldClientError('INVALID_JSON', `A ${type} event was dropped: ${cause}`, {
-            cause,
-            raw,
-            type,
-          }),
+          new HeraldClientError(
+            'INVALID_JSON',
+            BRIEF
+              ? `A ${type} event: ${cause}${ERRORS_DOC}`
+              : `A ${type} event was dropped: ${cause}`,
+            {
+              cause,
+              raw,
+              type,
+            },
+          ),
         );
         return;
       }

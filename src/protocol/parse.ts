@@ -1,3 +1,4 @@
+import { BRIEF, ERRORS_DOC } from './brief.js';
 import { HeraldProtocolError } from './errors.js';
 import type { EventStreamParser, ParserHandlers, ParserOptions } from './types.js';
 
@@ -53,7 +54,9 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
   const maxEventBytes = options?.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   if (typeof maxEventBytes !== 'number' || !(maxEventBytes > 0)) {
     throw new RangeError(
-      `maxEventBytes must be a positive number of UTF-16 code units, or Infinity (got ${String(maxEventBytes)})`,
+      BRIEF
+        ? `maxEventBytes: ${String(maxEventBytes)}, not a number > 0`
+        : `maxEventBytes must be a positive number of UTF-16 code units, or Infinity (got ${String(maxEventBytes)})`,
     );
   }
   // "Streams must be decoded using the UTF-8 decode algorithm." A streaming decoder keeps a
@@ -106,7 +109,9 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
   function report(what: string, kept = ''): void {
     const error = new HeraldProtocolError(
       'EVENT_TOO_LARGE',
-      `${what} exceeded maxEventBytes (${maxEventBytes} UTF-16 code units) and was dropped${kept}; raise maxEventBytes if such sizes are expected (Infinity: no limit).`,
+      BRIEF
+        ? `${what} over maxEventBytes (${maxEventBytes}) dropped${ERRORS_DOC}`
+        : `${what} exceeded maxEventBytes (${maxEventBytes} UTF-16 code units) and was dropped${kept}; raise maxEventBytes if such sizes are expected (Infinity: no limit).`,
     );
     // Handlers are called as methods of `handlers`, so a class instance can be passed.
     if (handlers.onError !== undefined) handlers.onError(error);
@@ -121,14 +126,14 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
     partial = '';
     discarding = true;
     discardLineStarted = midLine;
-    report('An event (its data plus the line being read)');
+    report(BRIEF ? 'An event' : 'An event (its data plus the line being read)');
   }
 
   /** Drops the rest of a comment longer than maxEventBytes, and only it. */
   function commentTooLarge(): void {
     partial = '';
     skippingLine = true;
-    report('A comment line', ', the event around it is kept');
+    report('A comment line', BRIEF ? '' : ', the event around it is kept');
   }
 
   /** Processes one complete line (no line ending in it). */

@@ -1,7 +1,8 @@
 // subscribe() from the browser bundle in a Chromium page, against Herald's hub: a custom header,
 // typed JSON, async iteration, and a reconnection that replays everything (dedupe). The page
 // opts in to pauseWhenHidden and is visible, so it reads document.visibilityState and stays on.
-// A redirect of a request with a header to protect fails (REDIRECT) without being followed.
+// A redirect of a request with a header to protect fails (REDIRECT) without being followed. A
+// refusal's reason reaches `error.reason` and the bundle's brief message.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
@@ -57,6 +58,8 @@ describe('subscribe() in Chromium (browser bundle)', { skip }, () => {
       } else if (req.url === '/moved' || req.url === '/elsewhere') {
         moved.push(`${req.url} ${req.headers['x-client'] ?? ''}`);
         res.writeHead(302, { location: '/elsewhere' }).end();
+      } else if (req.url === '/refused') {
+        res.writeHead(401, { 'content-type': 'text/plain' }).end('the token expired; log in again');
       } else if (req.url === '/events') {
         const second = subscriptions.items.length > 0;
         const header = req.headers['x-client'];
@@ -134,6 +137,24 @@ describe('subscribe() in Chromium (browser bundle)', { skip }, () => {
     assert.match(outcome.message ?? '', /\/moved redirected.*use the final URL/);
     assert.equal(outcome.readyState, 2);
     assert.deepEqual(moved, ['/moved redirected'], 'the redirect was not followed');
+    await page.close();
+  });
+
+  test("a refusal's reason reaches error.reason and the brief message", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/`);
+    const outcome = await page.evaluate(async () => {
+      const { subscribe } = await import(`${location.origin}/client.browser.js`);
+      const sub = subscribe('/refused');
+      const reason = await sub.closed;
+      return { code: reason?.code, message: reason?.message, reason: reason?.reason };
+    });
+    assert.equal(outcome.code, 'BAD_STATUS');
+    assert.equal(outcome.reason, 'the token expired; log in again');
+    assert.equal(
+      outcome.message,
+      `${origin}/refused answered 401: the token expired; log in again (see herald docs/client.md#errors)`,
+    );
     await page.close();
   });
 });
