@@ -29,7 +29,8 @@ export default async function* summary(source) {
     // A failed suite repeats its failed tests: list the tests themselves, and a suite only
     // when it failed on its own (a hook, or a subtest that never ran).
     const error = data.details?.error;
-    if (type === 'test:fail' && error?.failureType !== 'subtestsFailed') {
+    // A failed `todo` test is reported, but does not fail the run: not listed either.
+    if (type === 'test:fail' && error?.failureType !== 'subtestsFailed' && !data.todo) {
       failures.push(`  ✖ ${file} › ${data.name}: ${firstLine(error)}`);
     }
   }

@@ -58,7 +58,10 @@ async function pageToken(
   url: string,
 ): Promise<{ token: string; claims: Record<string, unknown> } | undefined> {
   const html = await (await fetch(`${url}/`)).text();
-  const json = /const CONFIG = (.*);\n/.exec(html)?.[1];
+  // The page's configuration: a JSON data block (no browser runs it).
+  const json = /<script type="application\/json" id="dashboard-config">([^<]*)<\/script>/.exec(
+    html,
+  )?.[1];
   if (json === undefined) return undefined;
   const token = (JSON.parse(json) as { publisherToken?: string }).publisherToken ?? '';
   if (token === '') return undefined;
