@@ -10,7 +10,8 @@
 // Plain JavaScript, so it starts on any Node without a loader. The Node it runs the tests on
 // also runs every process a test spawns (they use process.execPath).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -82,8 +83,10 @@ const version = execFileSync(options.node, ['--version'], { encoding: 'utf8' }).
 console.log(
   `node ${version} (${options.node}): ${files.length} test files${options.browser ? '' : ', browser tests off'}`,
 );
-// The spec reporter as it runs, then test/summary-reporter.mjs at the end: the failed tests and
-// the slowest files, in a few lines a CI log's tail shows.
+// The spec reporter as it runs, and test/summary-reporter.mjs, whose few lines (the failed
+// tests, the slowest files) are printed at the end, where a CI log's tail shows them.
+const summaryFile = join(mkdtempSync(join(tmpdir(), 'herald-test-')), 'summary.txt');
+env.HERALD_TEST_SUMMARY = summaryFile;
 const reporters = [
   '--test-reporter=spec',
   '--test-reporter-destination=stdout',
@@ -112,6 +115,8 @@ const child = spawn(
 );
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => {
+  if (existsSync(summaryFile)) console.log(`\n${readFileSync(summaryFile, 'utf8')}`);
+  rmSync(dirname(summaryFile), { recursive: true, force: true });
   if (signal === null) process.exit(code ?? 1);
   process.removeAllListeners(signal);
   process.kill(process.pid, signal);
