@@ -1,8 +1,9 @@
 // Fuzz target: CORS. Random Origin headers (allowlisted ones, near misses — other scheme, port,
 // case, suffix, trailing slash, `null` — and arbitrary URLs) against hubs configured with an
 // allowlist, with `*`, and with nothing, on every route (streams, HEAD, publishes, errors,
-// preflights, health, 404). An origin is echoed only when it is on the list, and only then with
-// credentials; `*` never comes with credentials; nothing else is ever allowed.
+// preflights, health, 404). An origin is echoed (as sent) only when it is on the list — in any
+// spelling of it: case, default port, trailing slash — and only then with credentials; `*` never
+// comes with credentials; nothing else is ever allowed.
 import { request } from 'node:http';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
@@ -69,6 +70,19 @@ const origin = fc.oneof(
     arbitrary: fc.string({ unit: 'grapheme-ascii', maxLength: 30 }),
   },
 );
+
+/**
+ * The serialized origin of an Origin header, as the oracle sees it: scheme and host lower-cased,
+ * the scheme's default port and a trailing `/` dropped (spellings of one origin, RFC 6454 §4);
+ * anything with a path, query or other characters stays as it is (and so is not listed).
+ */
+function serialized(origin: string): string {
+  const m = /^(https?):\/\/([a-z0-9.-]+)(?::(\d+))?\/?$/i.exec(origin);
+  if (m === null) return origin;
+  const scheme = (m[1] ?? '').toLowerCase();
+  const port = m[3] === undefined || m[3] === (scheme === 'https' ? '443' : '80') ? '' : `:${m[3]}`;
+  return `${scheme}://${(m[2] ?? '').toLowerCase()}${port}`;
+}
 
 interface Head {
   status: number;
@@ -183,7 +197,8 @@ export const corsTarget: FuzzTarget = {
         if (head.status >= 500) throw new Error(`a 5xx: ${what}`);
         // HTTP: leading and trailing whitespace is not part of a field value.
         const value = o?.replace(/^[ \t]+|[ \t]+$/g, '');
-        const listed = config === 'allowlist' && value !== undefined && ALLOWED.includes(value);
+        const listed =
+          config === 'allowlist' && value !== undefined && ALLOWED.includes(serialized(value));
         // Never: an origin echoed that is not on the list, credentials without the list, or `*`
         // with credentials.
         if (acao !== undefined) {

@@ -33,6 +33,7 @@ import type { ServerConfig } from './config.js';
 import { identityKey } from './identity-key.js';
 import { boundedFetch, DEFAULT_JWKS_MAX_BYTES, DEFAULT_JWKS_TIMEOUT_MS } from './jwks-fetch.js';
 import { ASYMMETRIC_ALGORITHMS, loadVerificationKey, type VerificationKey } from './jwt-keys.js';
+import { originPolicy } from './origins.js';
 
 /** The `mercure` claim of a token: what its bearer may publish and subscribe to. */
 export interface MercureClaim {
@@ -275,54 +276,6 @@ function readCookie(header: string | string[] | undefined, name: string): string
   return undefined;
 }
 
-/** An allowed-origin entry: `*`, an exact origin, or a pattern with one `*` (`https://*.a.b`). */
-interface OriginRule {
-  readonly any: boolean;
-  readonly exact: string | undefined;
-  readonly prefix: string;
-  readonly suffix: string;
-}
-
-function normalizeOrigin(origin: string): string {
-  try {
-    const url = new URL(origin);
-    return url.origin === 'null' ? origin.toLowerCase() : url.origin;
-  } catch {
-    return origin.toLowerCase().replace(/\/+$/, '');
-  }
-}
-
-function compileOriginRule(entry: string, allowAny: boolean): OriginRule | undefined {
-  const value = entry.trim();
-  if (value === '') return undefined;
-  if (value === '*')
-    return allowAny ? { any: true, exact: undefined, prefix: '', suffix: '' } : undefined;
-  const star = value.indexOf('*');
-  if (star >= 0 && allowAny) {
-    const lower = value.toLowerCase().replace(/\/+$/, '');
-    return {
-      any: false,
-      exact: undefined,
-      prefix: lower.slice(0, star),
-      suffix: lower.slice(star + 1),
-    };
-  }
-  return { any: false, exact: normalizeOrigin(value), prefix: '', suffix: '' };
-}
-
-function originAllowed(rules: readonly OriginRule[], origin: string): boolean {
-  const normalized = normalizeOrigin(origin);
-  return rules.some((rule) => {
-    if (rule.any) return true;
-    if (rule.exact !== undefined) return rule.exact === normalized;
-    return (
-      normalized.length >= rule.prefix.length + rule.suffix.length &&
-      normalized.startsWith(rule.prefix) &&
-      normalized.endsWith(rule.suffix)
-    );
-  });
-}
-
 function requestOrigin(req: AuthRequest): { origin: string } | { problem: string } | undefined {
   const origin = firstHeader(req.headers.origin);
   if (origin !== undefined && origin !== '') return { origin };
@@ -387,6 +340,7 @@ function readHeraldClaim(payload: JWTPayload): HeraldClaim {
  * @param options - tuning; the defaults suit production
  * @throws HeraldAuthConfigError when a key cannot be used with its algorithm, or the JWKS URL is
  *   not an http(s) URL
+ * @throws HeraldOriginError when an allowed origin is not an origin or wildcard (origins.ts)
  */
 export function createAuthenticator(
   config: Pick<
@@ -447,12 +401,13 @@ export function createAuthenticator(
   /** The last failed fetch: tokens within the backoff are refused with its reason. */
   let jwksFailure: { at: number; problem: string } | undefined;
 
-  const publishRules = [
-    ...config.publishOrigins.map((entry) => compileOriginRule(entry, true)),
-    // CORS origins are trusted with credentials, so their cookies may publish too; but a CORS
-    // `*` (any origin, without credentials) does not open cookie publishing to every site.
-    ...config.corsOrigins.map((entry) => compileOriginRule(entry, false)),
-  ].filter((rule): rule is OriginRule => rule !== undefined);
+  // One rule for both lists (origins.ts). CORS origins are trusted with credentials, so their
+  // cookies may publish too; but a CORS `*` (any origin, without credentials) does not open
+  // cookie publishing to every site.
+  const publishPolicy = originPolicy(config.publishOrigins);
+  const corsPolicy = originPolicy(config.corsOrigins);
+  const cookieOriginAllowed = (origin: string): boolean =>
+    publishPolicy.allows(origin) || corsPolicy.allowsListed(origin);
 
   const verifiers: Record<Role, RoleVerifier> = {
     publisher: { role: 'publisher', key: publisherKey, jwks: remoteJwks !== undefined },
@@ -521,7 +476,7 @@ export function createAuthenticator(
           `${found.problem}, so the ${COOKIE_NAME} cookie cannot be checked against the allowed origins (CSRF protection); send the token in the Authorization header instead`,
         );
       }
-      if (!originAllowed(publishRules, found.origin)) {
+      if (!cookieOriginAllowed(found.origin)) {
         return forbidden(
           `origin ${found.origin} may not ${what} with the ${COOKIE_NAME} cookie (CSRF protection); add it to the hub's publish origins or --cors-origins, or send the token in the Authorization header`,
         );

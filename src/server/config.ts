@@ -23,6 +23,7 @@ import {
   type JwtKeyConfig,
   loadVerificationKey,
 } from './jwt-keys.js';
+import { HeraldOriginError, parseOriginList } from './origins.js';
 
 // The key's type lives with the key loading (jwt-keys.ts imports nothing from here); the
 // configuration's readers (`herald token`, the tests) keep finding it next to ServerConfig.
@@ -536,7 +537,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     default: [],
     defaultText: 'none',
     description:
-      'Comma-separated origins allowed by CORS, with credentials (e.g. https://app.example.com); * = any origin, without credentials.',
+      'Comma-separated origins allowed by CORS, with credentials (e.g. https://app.example.com; https://*.example.com = its subdomains, at any depth); * = any origin, without credentials.',
     check: (v) => checkOrigins(v as string[]),
   },
   {
@@ -547,7 +548,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = define([
     default: [],
     defaultText: 'none',
     description:
-      'Comma-separated origins from which a publish authorized by the mercureAuthorization cookie is accepted; * = any.',
+      'Comma-separated origins from which a publish authorized by the mercureAuthorization cookie is accepted (e.g. https://app.example.com; https://*.example.com = its subdomains, at any depth); * = any.',
     check: (v) => checkOrigins(v as string[]),
   },
   {
@@ -998,37 +999,13 @@ function checkHttpUrl(text: string): string {
 }
 
 function checkOrigins(origins: string[]): string[] {
-  if (origins.includes('*')) {
-    if (origins.length > 1) {
-      throw new Invalid(
-        `* (any origin) cannot be combined with other origins, got "${origins.join(',')}"`,
-      );
-    }
-    return origins;
+  // One rule for --cors-origins and --publish-origins: origins.ts.
+  try {
+    return parseOriginList(origins).map((pattern) => pattern.text);
+  } catch (error) {
+    if (error instanceof HeraldOriginError) throw new Invalid(error.message);
+    throw error;
   }
-  return origins.map((origin) => {
-    const hint =
-      'an origin is scheme://host[:port], e.g. https://app.example.com or http://localhost:3000';
-    let url: URL;
-    try {
-      url = new URL(origin);
-    } catch {
-      throw new Invalid(`"${origin}" is not an origin: ${hint}`);
-    }
-    if (
-      url.origin === 'null' ||
-      url.username !== '' ||
-      url.password !== '' ||
-      url.search !== '' ||
-      url.hash !== '' ||
-      url.pathname !== '/' ||
-      !/^[a-z][a-z0-9+.-]*:\/\/[^/]+\/?$/i.test(origin)
-    ) {
-      throw new Invalid(`"${origin}" is not an origin (no path, query or credentials): ${hint}`);
-    }
-    // Browsers send the serialized origin (lower-case host, default port omitted): compare that.
-    return url.origin;
-  });
 }
 
 function checkCredentials(text: string, fileAllowed = true): string {

@@ -1,4 +1,5 @@
 import type { NodeRequest } from '../stream/index.js';
+import { type OriginPolicy, originPolicy } from './origins.js';
 import { HttpError } from './respond.js';
 
 const ALLOWED_METHODS = 'GET, HEAD, POST, OPTIONS';
@@ -8,25 +9,29 @@ const EXPOSED_HEADERS = 'Last-Event-ID';
 /**
  * CORS for the hub: an allowlist of origins that may call it with credentials (cookies,
  * `Authorization`); `*` allows every origin but then without credentials, as the Fetch standard
- * requires. An origin is never reflected unless it is on the list.
+ * requires. An origin is never reflected unless the list allows it (origins.ts: exact origins
+ * and `scheme://*.domain` wildcards, the same rule as `--publish-origins`).
  */
 export class Cors {
-  readonly #origins: ReadonlySet<string>;
-  readonly #any: boolean;
+  readonly #policy: OriginPolicy;
 
-  /** @param origins - allowed origins (`https://app.example.com`), or `['*']` */
+  /**
+   * @param origins - allowed origins (`https://app.example.com`, `https://*.example.com`), or
+   *   `['*']`
+   * @throws HeraldOriginError when an entry is not an origin or wildcard (see origins.ts)
+   */
   constructor(origins: readonly string[]) {
-    this.#any = origins.includes('*');
-    this.#origins = new Set(origins.filter((o) => o !== '*'));
+    this.#policy = originPolicy(origins);
   }
 
   /** The CORS response headers for a request (none when it has no allowed `Origin`). */
   headers(req: NodeRequest): Record<string, string> {
     const origin = req.headers.origin;
     // With an allowlist the answer depends on Origin, so caches must key on it — whatever it is.
-    const vary: Record<string, string> = this.#origins.size > 0 ? { vary: 'Origin' } : {};
+    const vary: Record<string, string> = this.#policy.listed ? { vary: 'Origin' } : {};
     if (typeof origin !== 'string') return vary;
-    if (this.#origins.has(origin)) {
+    // Fetch: Access-Control-Allow-Origin must be the request's origin as sent (or `*`).
+    if (this.#policy.allowsListed(origin)) {
       return {
         'access-control-allow-origin': origin,
         'access-control-allow-credentials': 'true',
@@ -34,7 +39,7 @@ export class Cors {
         vary: 'Origin',
       };
     }
-    if (this.#any) {
+    if (this.#policy.any) {
       return {
         ...vary,
         'access-control-allow-origin': '*',
