@@ -16,6 +16,7 @@ import {
   isSupportedAlgorithm,
   type JwsAlgorithm,
   normalizePem,
+  parseJwk,
 } from '../server/jwt-keys.js';
 
 /** A private key ready to sign tokens with {@link SigningKey.alg}. */
@@ -80,18 +81,6 @@ export function readPrivateKeyText(
 
 function fail(kind: 'key' | 'algorithm', problem: string, hint: string): SigningKeyResult {
   return { ok: false, kind, problem, hint };
-}
-
-function parseObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      return value as Record<string, unknown>;
-    }
-  } catch {
-    // not JSON
-  }
-  return undefined;
 }
 
 /** The key of a PEM text, or what is wrong with it. */
@@ -194,7 +183,7 @@ export function loadSigningKey(text: string, alg: string | undefined): SigningKe
     if (!(read instanceof KeyObject)) return read;
     key = read;
   } else {
-    const jwk = normalized.startsWith('{') ? parseObject(normalized) : undefined;
+    const jwk = normalized.startsWith('{') ? parseJwk(normalized) : undefined;
     if (jwk === undefined) {
       return fail(
         'key',

@@ -191,7 +191,12 @@ export function normalizePem(text: string): string {
   return trimmed.includes('\n') ? trimmed : trimmed.replace(/\\n/g, '\n');
 }
 
-function parseJwk(text: string): Record<string, unknown> | undefined {
+/**
+ * The JSON object `text` holds (a JWK), or undefined when it is not JSON or not an object.
+ *
+ * @param text - the key's text
+ */
+export function parseJwk(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
