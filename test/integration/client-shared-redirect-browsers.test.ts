@@ -161,7 +161,8 @@ for (const kind of browserKinds()) {
           assert.equal(reason?.code, 'REDIRECT');
           assert.match(
             reason?.message ?? '',
-            /redirected, and the browser hides where to: use the final URL/,
+            // The browser bundle's brief message (herald/client in Node says more).
+            /redirected: use the final URL \(see herald docs\/client\.md#errors\)/,
           );
           assert.equal(reason?.type, 'opaqueredirect');
           assert.deepEqual(

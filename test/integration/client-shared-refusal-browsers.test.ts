@@ -115,7 +115,8 @@ for (const kind of browserKinds()) {
           code: 'BAD_STATUS',
           status: 401,
           reason: said,
-          message: `${hubUrl}?topic=%2Fa answered 401, not 200: ${said}`,
+          // The browser bundle's brief message: the server's reason, then where to read more.
+          message: `${hubUrl}?topic=%2Fa answered 401: ${said} (see herald docs/client.md#errors)`,
         });
       }
       await context.close();
@@ -131,7 +132,7 @@ for (const kind of browserKinds()) {
         assert.equal(ended?.code, 'BAD_STATUS');
         assert.equal(ended?.status, 401);
         assert.match(ended?.reason ?? '', /expired.*get a fresh token/);
-        assert.match(ended?.message ?? '', /answered 401, not 200: .*expired/);
+        assert.match(ended?.message ?? '', /answered 401: .*expired/);
       }
       await context.close();
     });
