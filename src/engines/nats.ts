@@ -101,6 +101,13 @@ import {
   validateEventInput,
 } from './engine.js';
 import {
+  backoffDelay,
+  byteBoundOption,
+  delay,
+  EngineLifecycle,
+  integerOption,
+} from './lifecycle.js';
+import {
   ackTime,
   CLASS_HEADER,
   classOfLostSubject,
@@ -219,16 +226,8 @@ export function natsEngine(options: NatsEngineOptions = {}): NatsEngine {
 const STREAM_NAME = /^[^.*>\s/\\]+$/;
 const SUBJECT_PREFIX = /^[^.*>\s]+(\.[^.*>\s]+)*$/;
 
-function option(name: string, value: number | undefined, fallback: number, min = 0): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new HeraldEngineError(
-      'INVALID_OPTIONS',
-      `natsEngine: ${name} must be an integer ≥ ${min} (got ${String(value)})`,
-    );
-  }
-  return value;
-}
+const option = (name: string, value: number | undefined, fallback: number, min = 0): number =>
+  integerOption('natsEngine', name, value, fallback, min);
 
 /** Splits a `nats://` URL into servers and credentials. */
 function parseUrl(url: string): { servers: string[]; user?: string; pass?: string } {
@@ -250,8 +249,6 @@ function parseUrl(url: string): { servers: string[]; user?: string; pass?: strin
   }
   return out;
 }
-
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 /**
  * About what NATS counts for a stored message: subject, headers (~60 bytes for the expected
@@ -354,18 +351,15 @@ class JetStreamEngine implements NatsEngine {
   readonly #ownsNc: boolean;
   #js!: JetStreamClient;
   #jsm!: JetStreamManager;
-  #closed = false;
-  readonly #closing = rejectable();
   /**
-   * Whom to tell when the connection drops or the engine closes: requests in flight (which then
-   * reject), reads (aborted), pauses (cut short). A set rather than `Promise.race` against a
-   * long-lived promise, which would keep one reaction per call until that promise settles.
+   * Started (the stream exists and the live reader knows where to start), closed, and whom to
+   * tell when the connection drops or the engine closes: requests in flight (which then
+   * reject), reads (aborted), pauses (cut short).
    */
-  readonly #inflight = new Set<(error: HeraldEngineError) => void>();
+  readonly #life = new EngineLifecycle('nats');
+  readonly #closing = rejectable();
   #connected = false;
   #lastError = '';
-  /** Whether the stream exists and the live reader knows where to start. */
-  #started = false;
   #readerOk = false;
   /** Rejects when the first connection attempt fails: calls then fail fast, not wait. */
   readonly #firstFailure = rejectable();
@@ -408,9 +402,7 @@ class JetStreamEngine implements NatsEngine {
     }
     const maxEvents = option('maxEvents', options.maxEvents, DEFAULT_NATS_MAX_EVENTS, 1);
     const bytes = (name: string, value: number | undefined, fallback: number): number =>
-      value === undefined || value === Number.POSITIVE_INFINITY
-        ? fallback
-        : option(name, value, 0, 1);
+      byteBoundOption('natsEngine', name, value, fallback);
     this.#maxBytes = bytes('maxBytes', options.maxBytes, Number.POSITIVE_INFINITY);
     this.retention = checkRetentionClasses('natsEngine', options.retention);
     const bucket = (
@@ -495,29 +487,7 @@ class JetStreamEngine implements NatsEngine {
   // -- connection and stream ------------------------------------------------------------------
 
   #backoff(attempt: number): number {
-    return Math.min(50 * 2 ** Math.min(attempt, 10), this.#maxBackoffMs);
-  }
-
-  /** Waits `ms`, or less when the engine closes. */
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#inflight.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      if (this.#closed) done();
-      else this.#inflight.add(done);
-    });
-  }
-
-  /** Rejects every request in flight with `error`, aborts reads, cuts pauses short. */
-  #interrupt(error: HeraldEngineError): void {
-    const all = [...this.#inflight];
-    this.#inflight.clear();
-    for (const f of all) f(error);
+    return backoffDelay(attempt, this.#maxBackoffMs);
   }
 
   async #connect(): Promise<NatsConnection> {
@@ -543,26 +513,26 @@ class JetStreamEngine implements NatsEngine {
   /** Connects, makes sure the stream exists, and finds where live delivery starts: now. */
   async #start(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      if (this.#closed) throw this.#closedError();
+      if (this.#life.closed) throw this.#life.closedError();
       let nc: NatsConnection | undefined;
       try {
         nc = this.#nc ?? (await this.#connect());
         this.#nc = nc;
-        this.#assertOpen();
+        this.#life.assertOpen();
         this.#jsm = await jetstreamManager(nc, { timeout: this.#timeoutMs });
         this.#js = jetstream(nc, { timeout: this.#timeoutMs });
         this.#connected = !nc.isClosed();
         this.#watch(nc);
         const info = await this.#ensureStream(true);
-        this.#assertOpen();
+        this.#life.assertOpen();
         this.#adopt(info);
         if (this.#managed) {
           await this.#startLost(info);
           await this.#loadIndex(info);
         }
-        this.#assertOpen();
+        this.#life.assertOpen();
         this.#lastSeen = info.state.last_seq;
-        this.#started = true;
+        this.#life.markStarted();
         if (this.#managed && this.#ttlMs > 0) {
           const period = Math.min(Math.max(this.#ttlMs, 1000), 60_000);
           this.#sweepTimer = setInterval(() => {
@@ -572,7 +542,7 @@ class JetStreamEngine implements NatsEngine {
         }
         return;
       } catch (error) {
-        if (!this.#closed) {
+        if (!this.#life.closed) {
           this.#lastError = message(error);
           if (/jetstream is not enabled/i.test(this.#lastError)) {
             this.#lastError += ': start nats-server with JetStream (-js)';
@@ -591,8 +561,8 @@ class JetStreamEngine implements NatsEngine {
           this.#connected = false;
           await nc.close().catch(() => {});
         }
-        if (this.#closed) throw this.#closedError();
-        await this.#sleep(this.#backoff(attempt));
+        if (this.#life.closed) throw this.#life.closedError();
+        await this.#life.sleep(this.#backoff(attempt));
       }
     }
   }
@@ -606,7 +576,7 @@ class JetStreamEngine implements NatsEngine {
     void (async () => {
       try {
         for await (const s of statuses) {
-          if (this.#closed) return;
+          if (this.#life.closed) return;
           switch (s.type) {
             case 'disconnect':
               this.#lostConnection('disconnected from nats');
@@ -638,7 +608,7 @@ class JetStreamEngine implements NatsEngine {
     const wasConnected = this.#connected;
     this.#connected = false;
     this.#readerOk = false;
-    if (wasConnected) this.#interrupt(this.#unavailable(reason));
+    if (wasConnected) this.#life.interrupt(this.#unavailable(reason));
     this.#session?.stop();
   }
 
@@ -735,11 +705,11 @@ class JetStreamEngine implements NatsEngine {
 
   async #loop(): Promise<void> {
     let failures = 0;
-    while (!this.#closed) {
+    while (!this.#life.closed) {
       if (!this.#connected) {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
-          if (this.#connected || this.#closed) resolve();
+          if (this.#connected || this.#life.closed) resolve();
         });
         this.#wake = undefined;
         continue;
@@ -783,7 +753,7 @@ class JetStreamEngine implements NatsEngine {
           callback: (m) => this.#onLive(m),
         });
         live = consumer;
-        if (this.#closed || !this.#connected) {
+        if (this.#life.closed || !this.#connected) {
           session.stop();
         } else {
           this.#session = session;
@@ -796,7 +766,7 @@ class JetStreamEngine implements NatsEngine {
         const ended = await session.closed();
         if (ended instanceof Error) this.#lastError = message(ended);
       } catch (error) {
-        if (this.#closed) return;
+        if (this.#life.closed) return;
         this.#lastError = message(error);
         if (!this.#live) this.#firstFailure.reject(error);
       } finally {
@@ -805,8 +775,8 @@ class JetStreamEngine implements NatsEngine {
         // Deleted by the next session or close(); else the inactivity threshold removes it.
         if (live !== undefined) this.#stale.push(live);
       }
-      if (this.#closed) return;
-      await this.#sleep(this.#backoff(failures++));
+      if (this.#life.closed) return;
+      await this.#life.sleep(this.#backoff(failures++));
     }
   }
 
@@ -830,7 +800,7 @@ class JetStreamEngine implements NatsEngine {
   }
 
   #onLive(m: JsMsg): void {
-    if (this.#closed) return;
+    if (this.#life.closed) return;
     if (this.#paused !== undefined) {
       this.#paused.rest.push(m);
       return;
@@ -852,7 +822,7 @@ class JetStreamEngine implements NatsEngine {
       this.#onLiveGap(String(after), String(seq));
       void this.#classesLostAfter(after).then((classes) => {
         const paused = this.#paused;
-        if (this.#closed || paused === undefined || paused.first !== m) return;
+        if (this.#life.closed || paused === undefined || paused.first !== m) return;
         this.#reportGap({ after: after > 0 ? String(after) : null, before: String(seq), classes });
         this.#paused = undefined;
         this.#take(paused.first, true);
@@ -881,7 +851,7 @@ class JetStreamEngine implements NatsEngine {
   // -- Engine ---------------------------------------------------------------------------------
 
   async append(input: EngineEventInput): Promise<EngineEvent> {
-    this.#assertOpen();
+    this.#life.assertOpen();
     validateEventInput(input);
     const customId = input.id;
     const cls = retentionClassOf(this.retention, input.topics);
@@ -978,12 +948,12 @@ class JetStreamEngine implements NatsEngine {
   }
 
   onEvent(listener: EngineListener): () => void {
-    this.#assertOpen();
+    this.#life.assertOpen();
     return this.#listeners.add(listener);
   }
 
   async history(query: HistoryQuery): Promise<HistoryResult> {
-    this.#assertOpen();
+    this.#life.assertOpen();
     const { after, match, concerns, limit = Number.POSITIVE_INFINITY } = query;
     const maxBytes = query.maxBytes ?? Number.POSITIVE_INFINITY;
     let bytes = 0;
@@ -1073,7 +1043,7 @@ class JetStreamEngine implements NatsEngine {
   }
 
   async latest(query: LatestQuery): Promise<LatestResult> {
-    this.#assertOpen();
+    this.#life.assertOpen();
     const { perTopic, match, limit = Number.POSITIVE_INFINITY } = query;
     await this.#whenStarted();
     const bounds = await this.#bounds();
@@ -1103,7 +1073,7 @@ class JetStreamEngine implements NatsEngine {
       }
       end = from - 1;
     }
-    this.#assertOpen();
+    this.#life.assertOpen();
     return {
       events: picked.reverse(),
       cursor: bounds.last >= bounds.first ? String(bounds.last) : null,
@@ -1111,7 +1081,7 @@ class JetStreamEngine implements NatsEngine {
   }
 
   async resolve(id: string): Promise<string | undefined> {
-    this.#assertOpen();
+    this.#life.assertOpen();
     await this.#whenStarted();
     const [bounds, seq] = await Promise.all([this.#bounds(), this.#locateId(id)]);
     return seq !== undefined && seq >= bounds.first && seq <= bounds.last ? String(seq) : undefined;
@@ -1122,13 +1092,13 @@ class JetStreamEngine implements NatsEngine {
   }
 
   health(): EngineHealth {
-    if (this.#closed) return { ready: false, reason: 'engine closed' };
+    if (this.#life.closed) return { ready: false, reason: 'engine closed' };
     if (!this.#connected) {
       return { ready: false, reason: `nats unreachable (${this.#lastError || 'connecting'})` };
     }
     // Until the live reader knows where it starts, a subscriber could miss an event appended
     // meanwhile by another node: not ready.
-    if (!this.#started) {
+    if (!this.#life.started) {
       return { ready: false, reason: `nats stream starting (${this.#lastError || 'connecting'})` };
     }
     if (!this.#readerOk) {
@@ -1142,7 +1112,12 @@ class JetStreamEngine implements NatsEngine {
 
   stats(): EngineStats {
     // No I/O here: refresh in the background, at most once a second.
-    if (this.#started && this.#connected && !this.#closed && Date.now() - this.#statsAt > 1_000) {
+    if (
+      this.#life.started &&
+      this.#connected &&
+      !this.#life.closed &&
+      Date.now() - this.#statsAt > 1_000
+    ) {
       this.#statsAt = Date.now();
       this.#jsm.streams.info(this.#stream).then(
         (info) => this.#noteState(info),
@@ -1165,7 +1140,7 @@ class JetStreamEngine implements NatsEngine {
   }
 
   onGap(listener: EngineGapListener): () => void {
-    this.#assertOpen();
+    this.#life.assertOpen();
     this.#gapListeners.add(listener);
     return () => {
       this.#gapListeners.delete(listener);
@@ -1173,18 +1148,18 @@ class JetStreamEngine implements NatsEngine {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (!this.#life.close()) return;
     this.#listeners.clear();
     this.#gapListeners.clear();
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
     this.#paused = undefined;
-    this.#closing.reject(this.#closedError());
-    this.#interrupt(this.#closedError());
+    this.#closing.reject(this.#life.closedError());
+    // Rejects every request in flight, aborts reads, cuts pauses short.
+    this.#life.interrupt(this.#life.closedError());
     this.#session?.stop();
     this.#wake?.();
     // A connection attempt still under way closes its connection itself (see #start).
-    if (!this.#started) return;
+    if (!this.#life.started) return;
     await this.#loopDone;
     this.#statusIterator?.stop?.();
     if (this.#connected) {
@@ -1196,14 +1171,6 @@ class JetStreamEngine implements NatsEngine {
   }
 
   // -- internals ------------------------------------------------------------------------------
-
-  #closedError(): HeraldEngineError {
-    return new HeraldEngineError('CLOSED', 'the nats engine is closed; create a new one');
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw this.#closedError();
-  }
 
   /**
    * Waits for the engine's start while the first connection attempt is under way; fails fast
@@ -1218,7 +1185,7 @@ class JetStreamEngine implements NatsEngine {
         throw this.#translate(error);
       }
     }
-    this.#assertOpen();
+    this.#life.assertOpen();
     if (!this.#connected) throw this.#unavailable(this.#lastError || 'disconnected');
   }
 
@@ -1233,7 +1200,7 @@ class JetStreamEngine implements NatsEngine {
 
   /** `CLOSED` once closed; engine errors as they are; anything else `UNAVAILABLE`. */
   #translate(error: unknown): HeraldEngineError {
-    if (this.#closed) return this.#closedError();
+    if (this.#life.closed) return this.#life.closedError();
     if (error instanceof HeraldEngineError) return error;
     return this.#unavailable(message(error), error);
   }
@@ -1245,25 +1212,11 @@ class JetStreamEngine implements NatsEngine {
    */
   #guard<T>(promise: Promise<T>): Promise<T> {
     promise.catch(() => {});
-    if (this.#closed) return Promise.reject(this.#closedError());
+    if (this.#life.closed) return Promise.reject(this.#life.closedError());
     if (!this.#connected) {
       return Promise.reject(this.#unavailable(this.#lastError || 'disconnected'));
     }
-    return new Promise<T>((resolve, reject) => {
-      const interrupt = (error: HeraldEngineError): void => reject(error);
-      this.#inflight.add(interrupt);
-      promise.then(
-        (value) => {
-          this.#inflight.delete(interrupt);
-          if (this.#closed) reject(this.#closedError());
-          else resolve(value);
-        },
-        (error: unknown) => {
-          this.#inflight.delete(interrupt);
-          reject(this.#translate(error));
-        },
-      );
-    });
+    return this.#life.guard(promise, (error) => this.#translate(error));
   }
 
   /** The stream's first and last sequences, now. */
@@ -1545,7 +1498,7 @@ class JetStreamEngine implements NatsEngine {
 
   /** Runs `#trim(b)` unless one is under way (then once more after it). */
   #scheduleTrim(b: Bucket): void {
-    if (this.#closed) return;
+    if (this.#life.closed) return;
     if (b.trimming !== undefined) {
       b.again = true;
       return;
@@ -1559,7 +1512,7 @@ class JetStreamEngine implements NatsEngine {
       (error: unknown) => {
         // Retried by the next append or sweep; the index still holds what was not deleted.
         b.trimming = undefined;
-        if (!this.#closed) this.#lastError = `nats retention trim: ${message(error)}`;
+        if (!this.#life.closed) this.#lastError = `nats retention trim: ${message(error)}`;
       },
     );
   }
@@ -1654,11 +1607,11 @@ class JetStreamEngine implements NatsEngine {
     headersOnly?: boolean,
   ): Promise<void> {
     if (to < from) return;
-    this.#assertOpen();
+    this.#life.assertOpen();
     if (!this.#connected) throw this.#unavailable(this.#lastError || 'disconnected');
     const abort = new AbortController();
     const interrupt = (error: HeraldEngineError): void => abort.abort(error);
-    this.#inflight.add(interrupt);
+    const untrack = this.#life.track(interrupt);
     try {
       await readRange({
         nc: this.#nc!,
@@ -1679,9 +1632,9 @@ class JetStreamEngine implements NatsEngine {
     } catch (error) {
       throw this.#translate(error);
     } finally {
-      this.#inflight.delete(interrupt);
+      untrack();
     }
-    this.#assertOpen();
+    this.#life.assertOpen();
   }
 
   #toEvent(seq: number, payload: Uint8Array): EngineEvent | undefined {

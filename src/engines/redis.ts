@@ -79,6 +79,13 @@ import {
   retentionClassOf,
   validateEventInput,
 } from './engine.js';
+import {
+  backoffDelay,
+  byteBoundOption,
+  delay,
+  EngineLifecycle,
+  integerOption,
+} from './lifecycle.js';
 import { connectRedis, duplicateRedis, type RedisClient } from './redis-connect.js';
 import { APPEND_SCRIPT, LOCATE_SCRIPT, RANGE_SCRIPT } from './redis-scripts.js';
 
@@ -215,16 +222,8 @@ function previousOf([, fields]: Entry): string | undefined {
   return undefined;
 }
 
-function option(name: string, value: number | undefined, fallback: number, min = 0): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new HeraldEngineError(
-      'INVALID_OPTIONS',
-      `redisEngine: ${name} must be an integer ≥ ${min} (got ${String(value)})`,
-    );
-  }
-  return value;
-}
+const option = (name: string, value: number | undefined, fallback: number, min = 0): number =>
+  integerOption('redisEngine', name, value, fallback, min);
 
 /** A key next to the stream, on its hash slot: `<key>:<suffix>`, or `{<key>}:<suffix>`. */
 function sideKey(key: string, suffix: string): string {
@@ -255,8 +254,6 @@ const SCRIPT_SHA = new Map(
   ]),
 );
 
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
-
 class RedisStreamEngine implements RedisEngine {
   readonly name = 'redis';
   readonly ready: Promise<void>;
@@ -284,19 +281,14 @@ class RedisStreamEngine implements RedisEngine {
   /** History reads: a connection of their own, so appends never wait behind their replies. */
   readonly #reads: RedisClient;
   readonly #readBytes: BytesInFlight;
-  #closed = false;
-  #closedError = (): HeraldEngineError =>
-    new HeraldEngineError('CLOSED', 'the redis engine is closed; create a new one');
-  /** Rejecters of the calls in flight, so `close()` can end them at once (see #guard). */
-  readonly #inFlight = new Set<(error: unknown) => void>();
+  /** Started, closed, and the calls in flight that `close()` ends at once (see #guard). */
+  readonly #life = new EngineLifecycle('redis');
   readonly #listeners: EngineListeners;
   readonly #gapListeners = new Set<EngineGapListener>();
   /** The id the live reader reads after. */
   #lastSeen = '0-0';
   #lastError = '';
   #readerOk = false;
-  /** Whether the live reader knows where to start (so appends and reads may go ahead). */
-  #started = false;
   /** Rejects when the first connection attempt fails: calls then fail fast, not wait. */
   readonly #firstFailure: Promise<never>;
   // Best-effort stats, from replies this node got.
@@ -319,9 +311,7 @@ class RedisStreamEngine implements RedisEngine {
     this.#classBytesKey = sideKey(this.#key, 'cbytes');
     const maxEvents = option('maxEvents', options.maxEvents, DEFAULT_REDIS_MAX_EVENTS, 1);
     const bytes = (name: string, value: number | undefined, fallback: number): number =>
-      value === undefined || value === Number.POSITIVE_INFINITY
-        ? fallback
-        : option(name, value, 0, 1);
+      byteBoundOption('redisEngine', name, value, fallback);
     const maxBytes = bytes('maxBytes', options.maxBytes, Number.POSITIVE_INFINITY);
     this.retention = checkRetentionClasses('redisEngine', options.retention);
     const keys = (name: string, events: number, b: number): ClassKeys => ({
@@ -360,8 +350,7 @@ class RedisStreamEngine implements RedisEngine {
           `herald redis engine: events after ${last} and before ${next} were trimmed before this node read them; raise maxEvents / ttlMs`,
         ));
 
-    const retryStrategy = (times: number): number =>
-      Math.min(50 * 2 ** Math.min(times, 10), this.#maxBackoffMs);
+    const retryStrategy = (times: number): number => backoffDelay(times, this.#maxBackoffMs);
     if (options.client !== undefined) {
       this.#cmd = options.client;
       this.#ownsCmd = false;
@@ -405,7 +394,7 @@ class RedisStreamEngine implements RedisEngine {
   /** Finds where live delivery starts: after the stream's last generated id, now. */
   async #start(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      if (this.#closed) throw this.#closedError();
+      if (this.#life.closed) throw this.#life.closedError();
       try {
         await this.#cmd.call('PING');
         await this.#reads.call('PING');
@@ -417,18 +406,19 @@ class RedisStreamEngine implements RedisEngine {
           }
         }
         this.#readerOk = true;
-        this.#started = true;
+        // Whether the live reader knows where to start (so appends and reads may go ahead).
+        this.#life.markStarted();
         return;
       } catch (error) {
         this.#lastError = (error as Error).message;
-        await delay(Math.min(50 * 2 ** Math.min(attempt, 10), this.#maxBackoffMs));
+        await delay(backoffDelay(attempt, this.#maxBackoffMs));
       }
     }
   }
 
   async #loop(): Promise<void> {
     let failures = 0;
-    while (!this.#closed) {
+    while (!this.#life.closed) {
       let reply: unknown;
       try {
         reply = await this.#reader.call(
@@ -444,16 +434,16 @@ class RedisStreamEngine implements RedisEngine {
         failures = 0;
         this.#readerOk = true;
       } catch (error) {
-        if (this.#closed) return;
+        if (this.#life.closed) return;
         this.#readerOk = false;
         this.#lastError = (error as Error).message;
-        await delay(Math.min(50 * 2 ** Math.min(failures++, 10), this.#maxBackoffMs));
+        await delay(backoffDelay(failures++, this.#maxBackoffMs));
         continue;
       }
-      if (reply === null || this.#closed) continue;
+      if (reply === null || this.#life.closed) continue;
       for (const [, entries] of reply as [string, Entry[]][]) {
         for (const entry of entries) {
-          if (this.#closed) return;
+          if (this.#life.closed) return;
           const prev = previousOf(entry);
           if (prev !== undefined && prev !== this.#lastSeen) {
             // Entries between the last delivered one and this one are gone: say which classes
@@ -468,7 +458,7 @@ class RedisStreamEngine implements RedisEngine {
             } catch {
               classes = undefined;
             }
-            if (this.#closed) return;
+            if (this.#life.closed) return;
             this.#reportGap({
               after: this.#lastSeen === '0-0' ? null : this.#lastSeen,
               before: entry[0],
@@ -489,7 +479,7 @@ class RedisStreamEngine implements RedisEngine {
   // -- Engine ---------------------------------------------------------------------------------
 
   async append(input: EngineEventInput): Promise<EngineEvent> {
-    this.#assertOpen();
+    this.#life.assertOpen();
     validateEventInput(input);
     const customId = input.id;
     if (customId !== undefined && ENTRY_ID.test(customId)) {
@@ -568,12 +558,12 @@ class RedisStreamEngine implements RedisEngine {
   }
 
   onEvent(listener: EngineListener): () => void {
-    this.#assertOpen();
+    this.#life.assertOpen();
     return this.#listeners.add(listener);
   }
 
   async history(query: HistoryQuery): Promise<HistoryResult> {
-    this.#assertOpen();
+    this.#life.assertOpen();
     const { after, match, concerns, limit = Number.POSITIVE_INFINITY } = query;
     const maxBytes = query.maxBytes ?? Number.POSITIVE_INFINITY;
     await this.#whenStarted();
@@ -670,7 +660,7 @@ class RedisStreamEngine implements RedisEngine {
       }
       from = `(${cursor}`;
     }
-    this.#assertOpen();
+    this.#life.assertOpen();
     let oldest: string | null = locate.first === '' ? null : locate.first;
     if (oldest === null && events.length > 0) oldest = events[0]!.position;
     return {
@@ -683,7 +673,7 @@ class RedisStreamEngine implements RedisEngine {
   }
 
   async latest(query: LatestQuery): Promise<LatestResult> {
-    this.#assertOpen();
+    this.#life.assertOpen();
     const { perTopic, match, limit = Number.POSITIVE_INFINITY } = query;
     await this.#whenStarted();
     const picked: EngineEvent[] = [];
@@ -711,19 +701,19 @@ class RedisStreamEngine implements RedisEngine {
       }
       if (page.length < this.#pageSize) break;
     }
-    this.#assertOpen();
+    this.#life.assertOpen();
     return { events: picked.reverse(), cursor };
   }
 
   async resolve(id: string): Promise<string | undefined> {
-    this.#assertOpen();
+    this.#life.assertOpen();
     await this.#whenStarted();
     const locate = await this.#locate(id);
     return locate.exists ? locate.start : undefined;
   }
 
   onGap(listener: EngineGapListener): () => void {
-    this.#assertOpen();
+    this.#life.assertOpen();
     this.#gapListeners.add(listener);
     return () => {
       this.#gapListeners.delete(listener);
@@ -735,13 +725,13 @@ class RedisStreamEngine implements RedisEngine {
   }
 
   health(): EngineHealth {
-    if (this.#closed) return { ready: false, reason: 'engine closed' };
+    if (this.#life.closed) return { ready: false, reason: 'engine closed' };
     if (this.#cmd.status !== 'ready') {
       return { ready: false, reason: `redis unreachable (${this.#lastError || this.#cmd.status})` };
     }
     // Until the live reader knows where it starts, a subscriber could miss an event appended
     // meanwhile by another node: not ready.
-    if (!this.#started) return { ready: false, reason: 'redis live reader starting' };
+    if (!this.#life.started) return { ready: false, reason: 'redis live reader starting' };
     if (!this.#readerOk || this.#reader.status !== 'ready') {
       return {
         ready: false,
@@ -768,12 +758,10 @@ class RedisStreamEngine implements RedisEngine {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (!this.#life.close()) return;
     this.#listeners.clear();
     this.#gapListeners.clear();
-    for (const reject of this.#inFlight) reject(this.#closedError());
-    this.#inFlight.clear();
+    this.#life.interrupt(this.#life.closedError());
     this.#reader.disconnect();
     this.#reads.disconnect();
     if (this.#ownsCmd) {
@@ -793,7 +781,7 @@ class RedisStreamEngine implements RedisEngine {
    * (`UNAVAILABLE`) once an attempt failed and Redis is still unreachable.
    */
   async #whenStarted(): Promise<void> {
-    if (this.#started) return;
+    if (this.#life.started) return;
     if (this.#cmd.status === 'reconnecting' || this.#cmd.status === 'end') {
       throw new HeraldEngineError(
         'UNAVAILABLE',
@@ -803,36 +791,19 @@ class RedisStreamEngine implements RedisEngine {
     await this.#guard(Promise.race([this.ready, this.#firstFailure]));
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw this.#closedError();
-  }
-
   /**
-   * Awaits a Redis call; rejects `CLOSED` when the engine closes, `UNAVAILABLE` on failure.
-   * (Not a race against one engine-lifetime promise: that would keep a reaction per call alive
-   * until close, a leak of a few hundred bytes per append.)
+   * Awaits a Redis call; rejects `CLOSED` when the engine closes, `UNAVAILABLE` on failure
+   * (see `EngineLifecycle.guard`).
    */
-  async #guard<T>(promise: Promise<T>): Promise<T> {
-    let value: T;
-    let reject!: (error: unknown) => void;
-    try {
-      value = await new Promise<T>((res, rej) => {
-        reject = rej;
-        this.#inFlight.add(rej);
-        promise.then(res, rej);
-      });
-    } catch (error) {
-      if (error instanceof HeraldEngineError) throw error;
-      if (this.#closed) throw this.#closedError();
-      throw new HeraldEngineError(
+  #guard<T>(promise: Promise<T>): Promise<T> {
+    return this.#life.guard(promise, (error) => {
+      if (error instanceof HeraldEngineError) return error;
+      if (this.#life.closed) return this.#life.closedError();
+      return new HeraldEngineError(
         'UNAVAILABLE',
         `redis is unavailable (${(error as Error).message}); retry once it is reachable`,
       );
-    } finally {
-      this.#inFlight.delete(reject);
-    }
-    this.#assertOpen();
-    return value;
+    });
   }
 
   /**
