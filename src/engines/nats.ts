@@ -19,7 +19,7 @@
  * `append`). When the connection drops, the reader stops; after reconnecting (with backoff) it
  * starts a new ordered consumer after the last delivered sequence, so events other nodes
  * published meanwhile arrive late but in order, none twice (sequences at or below the last
- * delivered one are dropped).
+ * delivered one are dropped). The reader is `nats-live.ts`.
  *
  * **History and latest** read sequence ranges through a short-lived consumer pulled with
  * `no_wait` (`nats-range.ts`); the stream's first and last sequences come from stream info.
@@ -52,15 +52,11 @@
  */
 
 import {
-  type Consumer,
-  type ConsumerMessages,
-  DeliverPolicy,
   DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
-  type JsMsg,
   jetstream,
   jetstreamManager,
   RetentionPolicy,
@@ -74,7 +70,6 @@ import {
   type NatsConnection,
   type NodeConnectionOptions,
   nanos,
-  nuid,
 } from '@nats-io/transport-node';
 import {
   checkRetentionClasses,
@@ -122,6 +117,7 @@ import {
   parseSequence,
   UNATTRIBUTED,
 } from './nats-codec.js';
+import { type LiveReaderHost, NatsLiveReader } from './nats-live.js';
 import { type RangeMessage, readRange } from './nats-range.js';
 import { Ring } from './ring.js';
 
@@ -331,8 +327,6 @@ class JetStreamEngine implements NatsEngine {
   /** Whether the engine bounds classes itself (with retention classes) or the stream does. */
   readonly #managed: boolean;
   readonly #gapListeners = new Set<EngineGapListener>();
-  /** While a sequence jump is being attributed, live messages wait here, in order. */
-  #paused: { first: JsMsg; rest: JsMsg[] } | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   /** Sequences this node appended that its live reader has not indexed yet. */
   readonly #own = new Set<number>();
@@ -360,21 +354,13 @@ class JetStreamEngine implements NatsEngine {
   readonly #closing = rejectable();
   #connected = false;
   #lastError = '';
-  #readerOk = false;
   /** Rejects when the first connection attempt fails: calls then fail fast, not wait. */
   readonly #firstFailure = rejectable();
-  /** Whether the live reader ran once (so `ready` resolved). */
-  #live = false;
-  #resolveLive!: () => void;
   #reconnectAttempts = 0;
-  #wake: (() => void) | undefined;
-  #session: ConsumerMessages | undefined;
-  /** Live consumers of ended sessions, deleted when the next session starts. */
-  readonly #stale: Consumer[] = [];
   #statusIterator: { stop?: () => void } | undefined;
   #watched: NatsConnection | undefined;
-  /** The stream sequence the live reader delivered last. */
-  #lastSeen = 0;
+  /** The live reader (`nats-live.ts`). */
+  readonly #reader: NatsLiveReader;
   #created = '';
   #idPrefix = '';
   // Best-effort stats, from stream infos and deliveries.
@@ -472,16 +458,54 @@ class JetStreamEngine implements NatsEngine {
         ));
     this.#nc = options.connection;
     this.#ownsNc = options.connection === undefined;
+    this.#reader = new NatsLiveReader(this.#readerHost());
     const started = this.#start();
-    const live = new Promise<void>((resolve) => {
-      this.#resolveLive = resolve;
-    });
-    this.ready = started.then(() => Promise.race([live, this.#closing.promise]));
+    this.ready = started.then(() => Promise.race([this.#reader.running, this.#closing.promise]));
     this.ready.catch(() => {});
     this.#loopDone = started.then(
-      () => this.#loop(),
+      () => this.#reader.run(),
       () => {},
     );
+  }
+
+  /** What the live reader needs of this engine. */
+  #readerHost(): LiveReaderHost {
+    return {
+      life: this.#life,
+      stream: this.#stream,
+      pageSize: this.#pageSize,
+      connected: () => this.#connected,
+      js: () => this.#js,
+      guard: (promise) => this.#guard(promise),
+      ensureStream: () => this.#ensureStream(false),
+      adopt: (info) => this.#adopt(info),
+      streamReplaced: async () => {
+        for (const b of this.#buckets.values()) {
+          b.entries.clear();
+          b.bytes = 0;
+        }
+        // Its markers were about the other stream.
+        if (this.#managed) await this.#dropStaleMarkers();
+      },
+      classesLostAfter: (after) => this.#classesLostAfter(after),
+      onLiveGap: (last, next) => this.#onLiveGap(last, next),
+      reportGap: (gap) => this.#reportGap(gap),
+      deliver: (m) => {
+        const seq = m.seq;
+        if (this.#newest === null || Number(this.#newest) < seq) this.#newest = String(seq);
+        if (this.#managed) {
+          const time = m.info.timestampNanos / 1e6;
+          this.#index(seq, m.subject, m.headers?.get(CLASS_HEADER), m.data.byteLength, time);
+        }
+        const event = this.#toEvent(seq, m.data);
+        if (event !== undefined) this.#listeners.deliver(event);
+      },
+      noteError: (text) => {
+        this.#lastError = text;
+      },
+      firstFailure: (error) => this.#firstFailure.reject(error),
+      backoff: (attempt) => this.#backoff(attempt),
+    };
   }
 
   // -- connection and stream ------------------------------------------------------------------
@@ -531,7 +555,7 @@ class JetStreamEngine implements NatsEngine {
           await this.#loadIndex(info);
         }
         this.#life.assertOpen();
-        this.#lastSeen = info.state.last_seq;
+        this.#reader.lastSeen = info.state.last_seq;
         this.#life.markStarted();
         if (this.#managed && this.#ttlMs > 0) {
           const period = Math.min(Math.max(this.#ttlMs, 1000), 60_000);
@@ -584,7 +608,7 @@ class JetStreamEngine implements NatsEngine {
             case 'reconnect':
               this.#reconnectAttempts = 0;
               this.#connected = true;
-              this.#wake?.();
+              this.#reader.wake();
               break;
             case 'staleConnection':
               this.#lostConnection('nats stopped answering pings');
@@ -607,9 +631,8 @@ class JetStreamEngine implements NatsEngine {
     this.#lastError = reason;
     const wasConnected = this.#connected;
     this.#connected = false;
-    this.#readerOk = false;
     if (wasConnected) this.#life.interrupt(this.#unavailable(reason));
-    this.#session?.stop();
+    this.#reader.lost();
   }
 
   #streamConfig(): Partial<StreamConfig> & { name: string } {
@@ -701,153 +724,6 @@ class JetStreamEngine implements NatsEngine {
     this.#statsAt = Date.now();
   }
 
-  // -- the live reader ------------------------------------------------------------------------
-
-  async #loop(): Promise<void> {
-    let failures = 0;
-    while (!this.#life.closed) {
-      if (!this.#connected) {
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-          if (this.#connected || this.#life.closed) resolve();
-        });
-        this.#wake = undefined;
-        continue;
-      }
-      let session: ConsumerMessages | undefined;
-      let live: Consumer | undefined;
-      for (const old of this.#stale.splice(0)) old.delete().catch(() => {});
-      try {
-        // Also re-creates a stream lost meanwhile (memory storage and a server restart).
-        const info = await this.#guard(this.#ensureStream(false));
-        if (this.#adopt(info) || info.state.last_seq < this.#lastSeen) {
-          // Another stream under the same name: deliver what it holds, from its start (its
-          // events reach the index through the live reader).
-          const { first_seq, last_seq, messages } = info.state;
-          const next = messages === 0 ? last_seq + 1 : first_seq;
-          this.#onLiveGap(String(this.#lastSeen), String(next));
-          this.#reportGap({
-            after: this.#lastSeen > 0 ? String(this.#lastSeen) : null,
-            before: String(next),
-            classes: undefined,
-          });
-          this.#lastSeen = Math.max(0, next - 1);
-          this.#paused = undefined;
-          for (const b of this.#buckets.values()) {
-            b.entries.clear();
-            b.bytes = 0;
-          }
-          // Its markers were about the other stream.
-          if (this.#managed) await this.#dropStaleMarkers();
-        }
-        const consumer = await this.#guard(
-          this.#js.consumers.get(this.#stream, {
-            name_prefix: `herald_live_${nuid.next()}`,
-            deliver_policy: DeliverPolicy.StartSequence,
-            opt_start_seq: this.#lastSeen + 1,
-            inactive_threshold: 60_000,
-          }),
-        );
-        session = await consumer.consume({
-          max_messages: this.#pageSize,
-          callback: (m) => this.#onLive(m),
-        });
-        live = consumer;
-        if (this.#life.closed || !this.#connected) {
-          session.stop();
-        } else {
-          this.#session = session;
-          this.#readerOk = true;
-          this.#live = true;
-          this.#resolveLive();
-          failures = 0;
-          this.#watchSession(session);
-        }
-        const ended = await session.closed();
-        if (ended instanceof Error) this.#lastError = message(ended);
-      } catch (error) {
-        if (this.#life.closed) return;
-        this.#lastError = message(error);
-        if (!this.#live) this.#firstFailure.reject(error);
-      } finally {
-        this.#readerOk = false;
-        if (this.#session === session) this.#session = undefined;
-        // Deleted by the next session or close(); else the inactivity threshold removes it.
-        if (live !== undefined) this.#stale.push(live);
-      }
-      if (this.#life.closed) return;
-      await this.#life.sleep(this.#backoff(failures++));
-    }
-  }
-
-  /** Ends the session when the consumer reports a problem the next session would not have. */
-  #watchSession(session: ConsumerMessages): void {
-    void (async () => {
-      for await (const n of session.status()) {
-        if (
-          n.type === 'heartbeats_missed' ||
-          n.type === 'stream_not_found' ||
-          n.type === 'consumer_deleted' ||
-          n.type === 'no_responders'
-        ) {
-          this.#lastError = `nats live reader: ${n.type}`;
-          this.#readerOk = false;
-          session.stop();
-          return;
-        }
-      }
-    })().catch(() => {});
-  }
-
-  #onLive(m: JsMsg): void {
-    if (this.#life.closed) return;
-    if (this.#paused !== undefined) {
-      this.#paused.rest.push(m);
-      return;
-    }
-    this.#take(m, false);
-  }
-
-  /** Delivers one live message, unless a jump before it must be attributed first. */
-  #take(m: JsMsg, attributed: boolean): void {
-    const seq = m.seq;
-    // Ordered consumers deliver in stream order; a restarted one may repeat what came before.
-    if (seq <= this.#lastSeen) return;
-    if (seq > this.#lastSeen + 1 && !attributed) {
-      // Messages in between were removed before this reader got them. Which classes lost
-      // them is in the markers (raised before any deletion): hold the live messages until
-      // the gap is reported, so that it comes before the events after it.
-      this.#paused = { first: m, rest: [] };
-      const after = this.#lastSeen;
-      this.#onLiveGap(String(after), String(seq));
-      void this.#classesLostAfter(after).then((classes) => {
-        const paused = this.#paused;
-        if (this.#life.closed || paused === undefined || paused.first !== m) return;
-        this.#reportGap({ after: after > 0 ? String(after) : null, before: String(seq), classes });
-        this.#paused = undefined;
-        this.#take(paused.first, true);
-        for (let i = 0; i < paused.rest.length; i++) {
-          // Another jump among them pauses delivery again: the rest waits behind it.
-          const again = this.#paused as typeof paused | undefined;
-          if (again !== undefined) {
-            again.rest.push(...paused.rest.slice(i));
-            return;
-          }
-          this.#take(paused.rest[i]!, false);
-        }
-      });
-      return;
-    }
-    this.#lastSeen = seq;
-    if (this.#newest === null || Number(this.#newest) < seq) this.#newest = String(seq);
-    if (this.#managed) {
-      const time = m.info.timestampNanos / 1e6;
-      this.#index(seq, m.subject, m.headers?.get(CLASS_HEADER), m.data.byteLength, time);
-    }
-    const event = this.#toEvent(seq, m.data);
-    if (event !== undefined) this.#listeners.deliver(event);
-  }
-
   // -- Engine ---------------------------------------------------------------------------------
 
   async append(input: EngineEventInput): Promise<EngineEvent> {
@@ -929,7 +805,7 @@ class JetStreamEngine implements NatsEngine {
     if (this.#newest === null || Number(this.#newest) < seq) this.#newest = String(seq);
     if (this.#managed) {
       // Trim once the index holds the event: now, or when the live reader brings it.
-      if (this.#lastSeen >= seq) this.#scheduleTrim(bucket);
+      if (this.#reader.lastSeen >= seq) this.#scheduleTrim(bucket);
       else this.#own.add(seq);
     }
     const id = customId ?? this.#idPrefix + seq;
@@ -1101,7 +977,7 @@ class JetStreamEngine implements NatsEngine {
     if (!this.#life.started) {
       return { ready: false, reason: `nats stream starting (${this.#lastError || 'connecting'})` };
     }
-    if (!this.#readerOk) {
+    if (!this.#reader.ok) {
       return {
         ready: false,
         reason: `nats live reader disconnected (${this.#lastError || 'starting'})`,
@@ -1152,19 +1028,17 @@ class JetStreamEngine implements NatsEngine {
     this.#listeners.clear();
     this.#gapListeners.clear();
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
-    this.#paused = undefined;
     this.#closing.reject(this.#life.closedError());
     // Rejects every request in flight, aborts reads, cuts pauses short.
     this.#life.interrupt(this.#life.closedError());
-    this.#session?.stop();
-    this.#wake?.();
+    this.#reader.stop();
     // A connection attempt still under way closes its connection itself (see #start).
     if (!this.#life.started) return;
     await this.#loopDone;
     this.#statusIterator?.stop?.();
     if (this.#connected) {
       // Leave no consumer behind on the server (best effort, bounded by the request timeout).
-      const stale = this.#stale.splice(0).map((c) => c.delete().catch(() => false));
+      const stale = this.#reader.takeStale().map((c) => c.delete().catch(() => false));
       await Promise.race([Promise.all(stale), delay(this.#timeoutMs)]);
     }
     if (this.#ownsNc) await this.#nc?.close().catch(() => {});
@@ -1177,7 +1051,7 @@ class JetStreamEngine implements NatsEngine {
    * (`UNAVAILABLE`) once an attempt failed, and whenever the connection is down.
    */
   async #whenStarted(): Promise<void> {
-    if (!this.#live) {
+    if (!this.#reader.live) {
       try {
         // Settles on close too (`ready` rejects CLOSED).
         await Promise.race([this.ready, this.#firstFailure.promise]);
