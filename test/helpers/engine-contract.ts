@@ -1,10 +1,19 @@
-// The engine contract's retention part, as a suite any engine can run: retention classes are
-// bounded on their own, `history` reports a loss only for the classes a reader cares about,
-// resumes exactly after a known start point even when it reports one, and starts after the
-// newest eviction when the start point is unknown — so a gap never brings back an event the
-// client saw — and answers a start the reader may not see exactly as an unknown one. Run by
-// test/integration/engine-retention.test.ts for the memory, Redis and NATS engines; another
-// engine can run it the same way.
+// The engine contract as a suite any engine can run, in two parts.
+//
+// engineContract: what `append` stores and refuses, ids and custom ids (a duplicate refused
+// from any node), `history` after an id, a position or `earliest`, paging, ids a reader may not
+// see, `latest`, live delivery (once each, one order across nodes, past a throwing listener),
+// `close`, and two hubs over one store. Run by test/unit/memory-engine.test.ts,
+// test/integration/engine-redis.test.ts and test/integration/engine-nats.test.ts.
+//
+// retentionContract: retention classes are bounded on their own, `history` reports a loss only
+// for the classes a reader cares about, resumes exactly after a known start point even when it
+// reports one, and starts after the newest eviction when the start point is unknown — so a gap
+// never brings back an event the client saw — and answers a start the reader may not see
+// exactly as an unknown one. Run by test/integration/engine-retention.test.ts for the memory,
+// Redis and NATS engines.
+//
+// Another engine runs both the same way: see docs/engines.md, "Writing an engine".
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -16,7 +25,10 @@ import {
   type RetentionClass,
 } from '../../src/engines/engine.js';
 import { retentionClass } from '../../src/hub/retention.js';
+import { createHub } from '../../src/index.js';
 import { Collector, withTimeout } from './async.js';
+import { received, startHubServer, topicsOf } from './hub.js';
+import { openStream } from './sse.js';
 
 /** What the suite needs from an engine. */
 export interface RetentionContractSetup {
@@ -334,6 +346,407 @@ export function retentionContract(name: string, setup: RetentionContractSetup): 
         assert.ok(e.compare(latest.events[i - 1]!.position, latest.events[i]!.position) < 0);
       }
       assert.equal(latest.events.at(-1)!.data, 'e9');
+    });
+  });
+}
+
+// -- the rest of the contract ----------------------------------------------------------------
+
+/** Options the contract asks of an engine (each engine maps them to its own). */
+export interface ContractEngineOptions {
+  /** Most events kept. */
+  maxEvents?: number;
+  /** Most bytes kept; a larger event is refused. */
+  maxBytes?: number;
+  /** Events an engine reads at once, when it reads in pages (small, to cross pages). */
+  pageSize?: number;
+  /** Called when a listener throws. */
+  onListenerError?: (error: unknown, event: EngineEvent) => void;
+  /** Engines made with the same `store` share one history (nodes of one deployment). */
+  store?: string;
+}
+
+/** What {@link engineContract} needs from an engine. */
+export interface EngineContractSetup {
+  /** Why the suite is skipped (a server binary is missing), if it is. */
+  skip?: string | undefined;
+  /** Starts what the engines need. */
+  before?(): Promise<void>;
+  /** Stops it (the suite has closed every engine by then). */
+  after?(): Promise<void>;
+  /**
+   * A started engine (its live reader running) with these options, on a fresh store unless
+   * `options.store` names one made before; the suite closes it.
+   */
+  make(options?: ContractEngineOptions): Promise<Engine>;
+  /**
+   * Whether two engines can share a store (`store`): the tests of several nodes run only then.
+   * An engine of one process (memory) answers `false`, and the node tests use one engine.
+   */
+  shared: boolean;
+  /** A custom id the engine refuses because it is shaped like its generated ids. */
+  reservedId(generated: EngineEvent): string;
+}
+
+function isEngineError(code: string) {
+  return (error: unknown): boolean => {
+    assert.ok(error instanceof HeraldEngineError, `a HeraldEngineError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    return true;
+  };
+}
+
+/**
+ * The engine contract as every engine keeps it: what `append` stores and refuses, ids and
+ * custom ids, `history` after an id, a position or `earliest`, paging, ids a reader may not
+ * see, `latest`, live delivery (once each, in one order across nodes, past a throwing
+ * listener), `close`, and two hubs sharing one engine store. Engine-specific behaviour (id
+ * shapes, bounds, faults) stays in each engine's own tests.
+ *
+ * @param name - the engine's name in the suite's title
+ * @param setup - how to start and make engines
+ */
+export function engineContract(name: string, setup: EngineContractSetup): void {
+  describe(`engine contract: ${name}`, { skip: setup.skip }, () => {
+    const made: Engine[] = [];
+    let stores = 0;
+    const engine = async (options: ContractEngineOptions = {}): Promise<Engine> => {
+      const e = await setup.make(options);
+      made.push(e);
+      return e;
+    };
+    /** Two engines on one store (or, for an engine of one process, the same one twice). */
+    const pair = async (options: ContractEngineOptions = {}): Promise<[Engine, Engine]> => {
+      if (!setup.shared) {
+        const e = await engine(options);
+        return [e, e];
+      }
+      const store = `pair${++stores}`;
+      return [await engine({ ...options, store }), await engine({ ...options, store })];
+    };
+    const publishN = async (e: Engine, n: number, topic = '/t'): Promise<EngineEvent[]> => {
+      const out: EngineEvent[] = [];
+      for (let i = 0; i < n; i++) out.push(await e.append({ topics: [topic], data: `d${i}` }));
+      return out;
+    };
+
+    before(async () => {
+      await setup.before?.();
+    });
+    after(async () => {
+      for (const e of made) await e.close();
+      await setup.after?.();
+    });
+
+    describe('append, positions and ids', () => {
+      it('stores every field and reads it back the same', async () => {
+        const e = await engine();
+        const input = {
+          topics: ['/a', 'urn:x.y.*.>', 'with space', 'ünï\ncode 🎉'],
+          data: 'héllo\nworld\r\n{"json":true}',
+          type: 'greeting',
+          id: 'custom-1',
+          retry: 500,
+          private: true,
+        };
+        const ev = await e.append(input);
+        assert.equal(ev.id, 'custom-1');
+        assert.equal(ev.customId, true);
+        const [read] = (await e.history({ after: EARLIEST })).events;
+        assert.deepEqual({ ...read }, { ...ev });
+        const plain = await e.append({ topics: ['/a'], data: '' });
+        const back = (await e.history({ after: 'custom-1' })).events[0]!;
+        assert.deepEqual({ ...back }, { ...plain });
+        assert.equal(back.private, false);
+        assert.equal(back.type, undefined);
+        assert.equal(back.retry, undefined);
+      });
+
+      it('rejects invalid events with INVALID_EVENT, storing nothing', async () => {
+        const e = await engine();
+        const first = await e.append({ topics: ['/a'], data: 'first' });
+        const bad: unknown[] = [
+          { topics: [], data: 'x' },
+          { topics: [''], data: 'x' },
+          { topics: ['/a'], data: 1 },
+          { topics: ['/a'], data: 'x', type: 'a\nb' },
+          { topics: ['/a'], data: 'x', id: '' },
+          { topics: ['/a'], data: 'x', id: 'a\rb' },
+          { topics: ['/a'], data: 'x', id: EARLIEST },
+          { topics: ['/a'], data: 'x', id: setup.reservedId(first) }, // like a generated id
+          { topics: ['/a'], data: 'x', retry: -1 },
+          { topics: ['/a'], data: 'x', private: 'yes' },
+        ];
+        for (const input of bad) {
+          await assert.rejects(
+            e.append(input as never),
+            isEngineError('INVALID_EVENT'),
+            JSON.stringify(input),
+          );
+        }
+        assert.deepEqual(data((await e.history({ after: EARLIEST })).events), ['first']);
+      });
+
+      it('rejects a duplicate custom id while the older event is retained, from any node', async () => {
+        const [a, b] = await pair({ maxEvents: 2 });
+        const id = 'order 7.*> ünï';
+        const first = await a.append({ topics: ['/a'], data: '1', id });
+        await assert.rejects(b.append({ topics: ['/b'], data: '2', id }), (err: unknown) => {
+          isEngineError('DUPLICATE_ID')(err);
+          assert.ok(
+            (err as Error).message.includes(`${JSON.stringify(id)} is still in history`),
+            (err as Error).message,
+          );
+          return true;
+        });
+        await a.append({ topics: ['/a'], data: '2' });
+        await a.append({ topics: ['/a'], data: '3' }); // evicts the first
+        await settled(b, (events) => events.length <= 2, 'the first event evicted');
+        assert.equal(await b.resolve(id), undefined);
+        const again = await b.append({ topics: ['/a'], data: '4', id });
+        assert.ok(b.compare(again.position, first.position) > 0);
+        assert.equal(await a.resolve(id), again.position);
+      });
+
+      it('refuses an event bigger than maxBytes', async () => {
+        const e = await engine({ maxBytes: 100 });
+        await assert.rejects(
+          e.append({ topics: ['/a'], data: 'x'.repeat(100) }),
+          isEngineError('EVENT_TOO_LARGE'),
+        );
+      });
+    });
+
+    describe('history', () => {
+      it('returns events strictly after a generated id, a custom id or a position', async () => {
+        const e = await engine();
+        const ev = await publishN(e, 3);
+        const custom = await e.append({ topics: ['/t'], data: 'custom', id: 'my-id' });
+        const tail = await publishN(e, 2, '/u');
+
+        const byId = await e.history({ after: ev[1]!.id });
+        assert.equal(byId.found, true);
+        assert.deepEqual(data(byId.events), ['d2', 'custom', 'd0', 'd1']);
+        assert.equal(byId.oldest, ev[0]!.id);
+        assert.equal(byId.cursor, tail[1]!.position);
+        assert.equal(byId.more, false);
+
+        const byCustom = await e.history({ after: 'my-id' });
+        assert.equal(byCustom.found, true);
+        assert.deepEqual(
+          byCustom.events.map((x) => x.id),
+          tail.map((x) => x.id),
+        );
+
+        const byPosition = await e.history({ after: { position: custom.position } });
+        assert.deepEqual(data(byPosition.events), ['d0', 'd1']);
+
+        const newest = await e.history({ after: tail[1]!.id });
+        assert.equal(newest.found, true);
+        assert.deepEqual(newest.events, []);
+        assert.equal(newest.cursor, tail[1]!.position);
+      });
+
+      it('earliest returns everything retained', async () => {
+        const e = await engine();
+        const empty = await e.history({ after: EARLIEST });
+        assert.deepEqual(empty, {
+          events: [],
+          found: true,
+          oldest: null,
+          cursor: null,
+          more: false,
+        });
+        await publishN(e, 3);
+        const all = await e.history({ after: 'earliest' });
+        assert.equal(all.found, true);
+        assert.deepEqual(data(all.events), ['d0', 'd1', 'd2']);
+      });
+
+      it('filters with match and pages with limit / cursor (across read pages)', async () => {
+        const e = await engine({ pageSize: 3 });
+        for (let i = 0; i < 10; i++)
+          await e.append({ topics: [i % 2 ? '/odd' : '/even'], data: `${i}` });
+        const got: string[] = [];
+        let after: string | { position: string } = EARLIEST;
+        let pages = 0;
+        for (;;) {
+          const r = await e.history({ after, limit: 2, match: (x) => x.topics[0] === '/odd' });
+          got.push(...data(r.events));
+          pages++;
+          if (!r.more) break;
+          after = { position: r.cursor! };
+        }
+        assert.deepEqual(got, ['1', '3', '5', '7', '9']);
+        assert.equal(pages, 3);
+        const all = await e.history({ after: EARLIEST, match: (x) => x.topics[0] === '/even' });
+        assert.deepEqual(data(all.events), ['0', '2', '4', '6', '8']);
+        assert.equal(all.more, false);
+        const exact = await e.history({ after: EARLIEST, limit: 10 });
+        assert.equal(exact.events.length, 10);
+        assert.equal(exact.more, false, 'limit reached at the newest event');
+      });
+
+      it('answers a start the reader may not see as an unknown id (custom or generated)', async () => {
+        const e = await engine();
+        await e.append({ topics: ['/t'], data: 'a' });
+        const secret = await e.append({ topics: ['/s'], data: 's', id: 'secret-x', private: true });
+        const generated = await e.append({ topics: ['/s'], data: 's2', private: true });
+        await e.append({ topics: ['/t'], data: 'b' });
+        const publicOnly = (ev: EngineEvent): boolean => !ev.private;
+        const unknown = await e.history({ after: 'never-published', visible: publicOnly });
+        assert.equal(unknown.found, false);
+        assert.deepEqual(data(unknown.events), ['a', 's', 's2', 'b']);
+        for (const id of [secret.id, generated.id]) {
+          assert.deepEqual(await e.history({ after: id, visible: publicOnly }), unknown, id);
+          const seen = await e.history({ after: id, visible: (ev) => ev.id === id });
+          assert.equal(seen.found, true, `${id} for a reader that may see it`);
+          assert.deepEqual(data(seen.events), id === secret.id ? ['s2', 'b'] : ['b']);
+        }
+      });
+    });
+
+    describe('latest', () => {
+      it('returns the newest n of each matching topic, in position order', async () => {
+        const e = await engine({ pageSize: 2 });
+        for (let i = 0; i < 12; i++) {
+          await e.append({ topics: [['/a', '/b', '/c'][i % 3]!], data: String(i) });
+        }
+        const both = await e.append({ topics: ['/a', '/b'], data: 'both' });
+        const r = await e.latest({ perTopic: 2, match: (topic) => topic !== '/c' });
+        assert.deepEqual(data(r.events), ['9', '10', 'both']);
+        assert.equal(r.cursor, both.position);
+        const limited = await e.latest({ perTopic: 3, match: () => true, limit: 2 });
+        assert.deepEqual(data(limited.events), ['11', 'both']);
+        const none = await (await engine()).latest({ perTopic: 1, match: () => true });
+        assert.deepEqual(none, { events: [], cursor: null });
+      });
+    });
+
+    describe('live delivery', () => {
+      it('delivers its own appends once each, in order, and stops after unsubscribing', async () => {
+        const e = await engine();
+        const got = new Collector<EngineEvent>();
+        const off = e.onEvent((ev) => got.push(ev));
+        const sent = await publishN(e, 20);
+        await got.count(20, 'own events');
+        assert.deepEqual(
+          got.items.map((x) => ({ ...x })),
+          sent.map((x) => ({ ...x })),
+        );
+        off();
+        await e.append({ topics: ['/t'], data: 'after' });
+        const marker = new Collector<EngineEvent>();
+        e.onEvent((ev) => marker.push(ev));
+        await e.append({ topics: ['/t'], data: 'marker' });
+        await marker.until((x) => x.some((ev) => ev.data === 'marker'), 'the marker');
+        assert.equal(got.items.length, 20);
+      });
+
+      it('two engines on one store deliver every event of both to both, in one order', async () => {
+        const [a, b] = await pair();
+        const onA = new Collector<EngineEvent>();
+        const onB = new Collector<EngineEvent>();
+        a.onEvent((ev) => onA.push(ev));
+        if (b !== a) b.onEvent((ev) => onB.push(ev));
+        else a.onEvent((ev) => onB.push(ev));
+        const sends: Promise<EngineEvent>[] = [];
+        for (let i = 0; i < 100; i++) {
+          sends.push(a.append({ topics: ['/t'], data: `a${i}` }));
+          sends.push(b.append({ topics: ['/t', '/u'], data: `b${i}`, id: `b-${i}` }));
+        }
+        const sent = await Promise.all(sends);
+        await onA.count(200, 'events on A');
+        await onB.count(200, 'events on B');
+        const order = [...sent].sort((x, y) => a.compare(x.position, y.position));
+        assert.deepEqual(
+          onA.items.map((x) => x.id),
+          order.map((x) => x.id),
+        );
+        assert.deepEqual(
+          onB.items.map((x) => x.id),
+          order.map((x) => x.id),
+        );
+        const as = onA.items.filter((x) => x.data.startsWith('a')).map((x) => x.data);
+        assert.deepEqual(
+          as,
+          Array.from({ length: 100 }, (_, i) => `a${i}`),
+          'each node keeps its own append order',
+        );
+        const history = await b.history({ after: EARLIEST });
+        assert.deepEqual(
+          history.events.map((x) => x.id),
+          order.map((x) => x.id),
+        );
+      });
+
+      it('reports listener errors and keeps delivering', async () => {
+        const errors: unknown[] = [];
+        const e = await engine({ onListenerError: (error) => errors.push(error) });
+        const got = new Collector<string>();
+        e.onEvent(() => {
+          throw new Error('boom');
+        });
+        e.onEvent((ev) => got.push(ev.data));
+        await publishN(e, 2);
+        await got.count(2, 'events after a throwing listener');
+        assert.equal(errors.length, 2);
+      });
+    });
+
+    describe('close', () => {
+      it('rejects CLOSED after close, and closes twice', async () => {
+        const e = await engine();
+        await e.close();
+        await e.close();
+        assert.deepEqual(e.health(), { ready: false, reason: 'engine closed' });
+        await assert.rejects(e.append({ topics: ['/a'], data: 'x' }), isEngineError('CLOSED'));
+        await assert.rejects(e.history({ after: EARLIEST }), isEngineError('CLOSED'));
+        assert.throws(() => e.onEvent(() => {}), isEngineError('CLOSED'));
+      });
+    });
+
+    describe('two hubs on one store', () => {
+      it('replays after Last-Event-ID on B what was published on A, then goes live', async () => {
+        const [a, b] = await pair();
+        const hubA = createHub({ engine: a });
+        const hubB = b === a ? hubA : createHub({ engine: b });
+        const server = await startHubServer((req, res, url) =>
+          hubB.subscribe(req, res, { topics: topicsOf(url) }),
+        );
+        try {
+          const ids: string[] = [];
+          for (let i = 0; i < 5; i++)
+            ids.push((await hubA.publish({ topics: '/x', data: `${i}` })).id);
+          const { res, reader } = await openStream(`${server.origin}/?client=c&topic=%2Fx`, {
+            'last-event-id': ids[1]!,
+          });
+          assert.equal(res.statusCode, 200);
+          const { sub } = await server.nth('c', 0);
+          await withTimeout(sub.ready, 'the replay');
+          const live = (await hubA.publish({ topics: '/x', data: 'live', id: 'live-1' })).id;
+          await reader.events.until(
+            (items) => items.some((ev) => ev.id === live),
+            'the live event from hub A',
+          );
+          sub.close();
+          await reader.end();
+          const got = reader.events.items.map(received);
+          assert.deepEqual(
+            got.map((ev) => [ev.id, ev.data]),
+            [
+              [ids[2], '2'],
+              [ids[3], '3'],
+              [ids[4], '4'],
+              ['live-1', 'live'],
+            ],
+          );
+        } finally {
+          await server.close();
+          await hubA.close();
+          if (hubB !== hubA) await hubB.close();
+        }
+      });
     });
   });
 }

@@ -1,19 +1,17 @@
 // The NATS JetStream engine against a real nats-server (spawned on a free port): the engine
-// contract (ids, history/found/cursor/more, latest, custom ids, duplicates, bounds by count,
-// bytes and age), live delivery in one total order across two engine instances, the stream it
-// creates, and two hubs sharing one stream.
+// contract (test/helpers/engine-contract.ts), and what is NATS's own — sequences and
+// <epoch>-<sequence> ids, duplicates refused by the server, the size JetStream stores, options,
+// the stream it creates, bounds by count, bytes and age, stats, a connection it is given.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { EARLIEST, type EngineEvent, HeraldEngineError } from '../../src/engines/engine.js';
 import { type NatsEngineOptions, natsEngine } from '../../src/engines/nats.js';
-import { createHub } from '../../src/index.js';
-import { Collector, withTimeout } from '../helpers/async.js';
-import { received, startHubServer, topicsOf } from '../helpers/hub.js';
+import { Collector } from '../helpers/async.js';
+import { engineContract } from '../helpers/engine-contract.js';
 import { eventually } from '../helpers/hub-server.js';
 import { natsSkip, startNats, type TestNats } from '../helpers/nats-server.js';
-import { openStream } from '../helpers/sse.js';
 
 let nats: TestNats;
 let streams = 0;
@@ -80,56 +78,7 @@ describe('nats engine', { skip: natsSkip }, () => {
       assert.notEqual(other.split('-')[0], epoch);
     });
 
-    it('stores every field and reads it back the same', async () => {
-      const e = engine();
-      const input = {
-        topics: ['/a', 'urn:x.y.*.>', 'with space', 'ünï\ncode 🎉'],
-        data: 'héllo\nworld\r\n{"json":true}',
-        type: 'greeting',
-        id: 'custom-1',
-        retry: 500,
-        private: true,
-      };
-      const ev = await e.append(input);
-      assert.equal(ev.id, 'custom-1');
-      assert.equal(ev.customId, true);
-      const [read] = (await e.history({ after: EARLIEST })).events;
-      assert.deepEqual({ ...read }, { ...ev });
-      const plain = await e.append({ topics: ['/a'], data: '' });
-      const back = (await e.history({ after: 'custom-1' })).events[0]!;
-      assert.deepEqual({ ...back }, { ...plain });
-      assert.equal(back.private, false);
-      assert.equal(back.type, undefined);
-      assert.equal(back.retry, undefined);
-    });
-
-    it('rejects invalid events with INVALID_EVENT, storing nothing', async () => {
-      const e = engine();
-      const own = (await e.append({ topics: ['/a'], data: 'first' })).id;
-      const epoch = own.split('-')[0]!;
-      const bad: unknown[] = [
-        { topics: [], data: 'x' },
-        { topics: [''], data: 'x' },
-        { topics: ['/a'], data: 1 },
-        { topics: ['/a'], data: 'x', type: 'a\nb' },
-        { topics: ['/a'], data: 'x', id: '' },
-        { topics: ['/a'], data: 'x', id: 'a\rb' },
-        { topics: ['/a'], data: 'x', id: EARLIEST },
-        { topics: ['/a'], data: 'x', id: `${epoch}-99` }, // shaped like a generated id
-        { topics: ['/a'], data: 'x', retry: -1 },
-        { topics: ['/a'], data: 'x', private: 'yes' },
-      ];
-      for (const input of bad) {
-        await assert.rejects(
-          e.append(input as never),
-          engineError('INVALID_EVENT'),
-          JSON.stringify(input),
-        );
-      }
-      assert.deepEqual(data((await e.history({ after: EARLIEST })).events), ['first']);
-    });
-
-    it('rejects a duplicate custom id while the older event is retained, from any node', async () => {
+    it('refuses a duplicate custom id server-side: of two nodes racing for one id one wins, and a refused append takes no sequence', async () => {
       const stream = `dup${++streams}`;
       const a = engine({ stream, maxEvents: 2 });
       const b = engine({ stream, maxEvents: 2 });
@@ -234,87 +183,6 @@ describe('nats engine', { skip: natsSkip }, () => {
   });
 
   describe('history', () => {
-    it('returns events strictly after a generated id, a custom id or a position', async () => {
-      const e = engine();
-      const ev = await publishN(e, 3);
-      const custom = await e.append({ topics: ['/t'], data: 'custom', id: 'my-id' });
-      const tail = await publishN(e, 2, '/u');
-
-      const byId = await e.history({ after: ev[1]!.id });
-      assert.equal(byId.found, true);
-      assert.deepEqual(data(byId.events), ['d2', 'custom', 'd0', 'd1']);
-      assert.equal(byId.oldest, ev[0]!.id);
-      assert.equal(byId.cursor, tail[1]!.position);
-      assert.equal(byId.more, false);
-
-      const byCustom = await e.history({ after: 'my-id' });
-      assert.equal(byCustom.found, true);
-      assert.deepEqual(
-        byCustom.events.map((x) => x.id),
-        tail.map((x) => x.id),
-      );
-
-      const byPosition = await e.history({ after: { position: custom.position } });
-      assert.deepEqual(data(byPosition.events), ['d0', 'd1']);
-
-      const newest = await e.history({ after: tail[1]!.id });
-      assert.equal(newest.found, true);
-      assert.deepEqual(newest.events, []);
-      assert.equal(newest.cursor, tail[1]!.position);
-    });
-
-    it('earliest returns everything retained', async () => {
-      const e = engine();
-      const empty = await e.history({ after: EARLIEST });
-      assert.deepEqual(empty, { events: [], found: true, oldest: null, cursor: null, more: false });
-      await publishN(e, 3);
-      const all = await e.history({ after: 'earliest' });
-      assert.equal(all.found, true);
-      assert.deepEqual(data(all.events), ['d0', 'd1', 'd2']);
-    });
-
-    it('filters with match and pages with limit / cursor (across pulls)', async () => {
-      const e = engine({ pageSize: 3 });
-      for (let i = 0; i < 10; i++)
-        await e.append({ topics: [i % 2 ? '/odd' : '/even'], data: `${i}` });
-      const got: string[] = [];
-      let after: string | { position: string } = EARLIEST;
-      let pages = 0;
-      for (;;) {
-        const r = await e.history({ after, limit: 2, match: (x) => x.topics[0] === '/odd' });
-        got.push(...data(r.events));
-        pages++;
-        if (!r.more) break;
-        after = { position: r.cursor! };
-      }
-      assert.deepEqual(got, ['1', '3', '5', '7', '9']);
-      assert.equal(pages, 3);
-      const all = await e.history({ after: EARLIEST, match: (x) => x.topics[0] === '/even' });
-      assert.deepEqual(data(all.events), ['0', '2', '4', '6', '8']);
-      assert.equal(all.more, false);
-      const exact = await e.history({ after: EARLIEST, limit: 10 });
-      assert.equal(exact.events.length, 10);
-      assert.equal(exact.more, false, 'limit reached at the newest event');
-    });
-
-    it('answers a start the reader may not see as an unknown id (custom or generated)', async () => {
-      const e = engine();
-      await e.append({ topics: ['/t'], data: 'a' });
-      const secret = await e.append({ topics: ['/s'], data: 's', id: 'secret-x', private: true });
-      const generated = await e.append({ topics: ['/s'], data: 's2', private: true });
-      await e.append({ topics: ['/t'], data: 'b' });
-      const publicOnly = (ev: EngineEvent): boolean => !ev.private;
-      const unknown = await e.history({ after: 'never-published', visible: publicOnly });
-      assert.equal(unknown.found, false);
-      assert.deepEqual(data(unknown.events), ['a', 's', 's2', 'b']);
-      for (const id of [secret.id, generated.id]) {
-        assert.deepEqual(await e.history({ after: id, visible: publicOnly }), unknown, id);
-        const seen = await e.history({ after: id, visible: (ev) => ev.id === id });
-        assert.equal(seen.found, true, `${id} for a reader that may see it`);
-        assert.deepEqual(data(seen.events), id === secret.id ? ['s2', 'b'] : ['b']);
-      }
-    });
-
     it('reports found=false for unknown or evicted ids (count bound) and replays from the oldest', async () => {
       const e = engine({ maxEvents: 3 });
       const ev = await publishN(e, 6);
@@ -368,95 +236,6 @@ describe('nats engine', { skip: natsSkip }, () => {
     });
   });
 
-  describe('latest', () => {
-    it('returns the newest n of each matching topic, in position order', async () => {
-      const e = engine({ pageSize: 2 });
-      for (let i = 0; i < 12; i++) {
-        await e.append({ topics: [['/a', '/b', '/c'][i % 3]!], data: String(i) });
-      }
-      const both = await e.append({ topics: ['/a', '/b'], data: 'both' });
-      const r = await e.latest({ perTopic: 2, match: (topic) => topic !== '/c' });
-      assert.deepEqual(data(r.events), ['9', '10', 'both']);
-      assert.equal(r.cursor, both.position);
-      const limited = await e.latest({ perTopic: 3, match: () => true, limit: 2 });
-      assert.deepEqual(data(limited.events), ['11', 'both']);
-      const none = await engine().latest({ perTopic: 1, match: () => true });
-      assert.deepEqual(none, { events: [], cursor: null });
-    });
-  });
-
-  describe('live delivery', () => {
-    it('delivers its own appends once each, in order, and stops after unsubscribing', async () => {
-      const e = await liveEngine();
-      const got = new Collector<EngineEvent>();
-      const off = e.onEvent((ev) => got.push(ev));
-      const sent = await publishN(e, 20);
-      await got.count(20, 'own events');
-      assert.deepEqual(
-        got.items.map((x) => ({ ...x })),
-        sent.map((x) => ({ ...x })),
-      );
-      off();
-      await e.append({ topics: ['/t'], data: 'after' });
-      const marker = new Collector<EngineEvent>();
-      e.onEvent((ev) => marker.push(ev));
-      await e.append({ topics: ['/t'], data: 'marker' });
-      await marker.until((x) => x.some((ev) => ev.data === 'marker'), 'the marker');
-      assert.equal(got.items.length, 20);
-    });
-
-    it('two engines on one stream deliver every event of both to both, in one order', async () => {
-      const stream = `pair${++streams}`;
-      const a = await liveEngine({ stream });
-      const b = await liveEngine({ stream });
-      const onA = new Collector<EngineEvent>();
-      const onB = new Collector<EngineEvent>();
-      a.onEvent((ev) => onA.push(ev));
-      b.onEvent((ev) => onB.push(ev));
-      const sends: Promise<EngineEvent>[] = [];
-      for (let i = 0; i < 100; i++) {
-        sends.push(a.append({ topics: ['/t'], data: `a${i}` }));
-        sends.push(b.append({ topics: ['/t', '/u'], data: `b${i}`, id: `b-${i}` }));
-      }
-      const sent = await Promise.all(sends);
-      await onA.count(200, 'events on A');
-      await onB.count(200, 'events on B');
-      const order = [...sent].sort((x, y) => a.compare(x.position, y.position));
-      assert.deepEqual(
-        onA.items.map((x) => x.id),
-        order.map((x) => x.id),
-      );
-      assert.deepEqual(
-        onB.items.map((x) => x.id),
-        order.map((x) => x.id),
-      );
-      const as = onA.items.filter((x) => x.data.startsWith('a')).map((x) => x.data);
-      assert.deepEqual(
-        as,
-        Array.from({ length: 100 }, (_, i) => `a${i}`),
-        'each node keeps its own append order',
-      );
-      const history = await b.history({ after: EARLIEST });
-      assert.deepEqual(
-        history.events.map((x) => x.id),
-        order.map((x) => x.id),
-      );
-    });
-
-    it('reports listener errors and keeps delivering', async () => {
-      const errors: unknown[] = [];
-      const e = await liveEngine({ onListenerError: (error) => errors.push(error) });
-      const got = new Collector<string>();
-      e.onEvent(() => {
-        throw new Error('boom');
-      });
-      e.onEvent((ev) => got.push(ev.data));
-      await publishN(e, 2);
-      await got.count(2, 'events after a throwing listener');
-      assert.equal(errors.length, 2);
-    });
-  });
-
   describe('health, stats, close', () => {
     it('is ready once its live reader runs, and knows what the stream holds', async () => {
       const e = await liveEngine({ maxEvents: 5 });
@@ -468,16 +247,6 @@ describe('nats engine', { skip: natsSkip }, () => {
       assert.equal(s.oldest, ev[2]!.position);
       assert.equal(s.newest, ev[6]!.position);
       assert.ok(s.bytes > 0);
-    });
-
-    it('rejects CLOSED after close, and closes twice', async () => {
-      const e = await liveEngine();
-      await e.close();
-      await e.close();
-      assert.deepEqual(e.health(), { ready: false, reason: 'engine closed' });
-      await assert.rejects(e.append({ topics: ['/a'], data: 'x' }), engineError('CLOSED'));
-      await assert.rejects(e.history({ after: EARLIEST }), engineError('CLOSED'));
-      assert.throws(() => e.onEvent(() => {}), engineError('CLOSED'));
     });
 
     it('works over a connection it was given, which it leaves open', async () => {
@@ -494,47 +263,26 @@ describe('nats engine', { skip: natsSkip }, () => {
       await connection.close();
     });
   });
+});
 
-  describe('two hubs on one stream', () => {
-    it('replays after Last-Event-ID on B what was published on A, then goes live', async () => {
-      const stream = `hubs${++streams}`;
-      const hubA = createHub({ engine: await liveEngine({ stream }) });
-      const hubB = createHub({ engine: await liveEngine({ stream }) });
-      const server = await startHubServer((req, res, url) =>
-        hubB.subscribe(req, res, { topics: topicsOf(url) }),
-      );
-      try {
-        const ids: string[] = [];
-        for (let i = 0; i < 5; i++)
-          ids.push((await hubA.publish({ topics: '/x', data: `${i}` })).id);
-        const { res, reader } = await openStream(`${server.origin}/?client=c&topic=%2Fx`, {
-          'last-event-id': ids[1]!,
-        });
-        assert.equal(res.statusCode, 200);
-        const { sub } = await server.nth('c', 0);
-        await withTimeout(sub.ready, 'the replay');
-        const live = (await hubA.publish({ topics: '/x', data: 'live', id: 'live-1' })).id;
-        await reader.events.until(
-          (items) => items.some((e) => e.id === live),
-          'the live event from hub A',
-        );
-        sub.close();
-        await reader.end();
-        const got = reader.events.items.map(received);
-        assert.deepEqual(
-          got.map((e) => [e.id, e.data]),
-          [
-            [ids[2], '2'],
-            [ids[3], '3'],
-            [ids[4], '4'],
-            ['live-1', 'live'],
-          ],
-        );
-      } finally {
-        await server.close();
-        await hubA.close();
-        await hubB.close();
-      }
-    });
-  });
+let contractNats: TestNats | undefined;
+let contractStreams = 0;
+engineContract('nats', {
+  skip: natsSkip,
+  before: async () => {
+    contractNats = await startNats();
+  },
+  after: async () => {
+    await contractNats?.stop();
+  },
+  make: async ({ store, ...options } = {}) => {
+    const stream = `contract-${store ?? ++contractStreams}`;
+    const e = natsEngine({ url: contractNats!.url, stream, ...options });
+    await e.ready;
+    assert.deepEqual(e.health(), { ready: true });
+    return e;
+  },
+  shared: true,
+  // Shaped like a generated id of this stream: <epoch>-<sequence>.
+  reservedId: (generated) => `${generated.id.slice(0, generated.id.lastIndexOf('-'))}-99`,
 });

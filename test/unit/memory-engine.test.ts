@@ -17,6 +17,7 @@ import {
   type MemoryEngineOptions,
   memoryEngine,
 } from '../../src/engines/memory.js';
+import { engineContract } from '../helpers/engine-contract.js';
 
 /** A hand-driven clock. */
 function clock(start = 1_000_000): { now: () => number; advance(ms: number): void } {
@@ -175,31 +176,6 @@ describe('memory engine: append, positions and ids', () => {
     assert.equal(size, EVENT_OVERHEAD_BYTES + 2 + chars + 1000 * TOPIC_OVERHEAD_BYTES);
   });
 
-  it('rejects a duplicate custom id while the older event is retained', async () => {
-    const e = engine({ maxEvents: 2 });
-    await e.append({ topics: ['/a'], data: '1', id: 'x' });
-    await assert.rejects(e.append({ topics: ['/b'], data: '2', id: 'x' }), (err: unknown) => {
-      engineError('DUPLICATE_ID')(err);
-      assert.match((err as Error).message, /"x" is still in history/);
-      return true;
-    });
-    await e.append({ topics: ['/a'], data: '2' });
-    await e.append({ topics: ['/a'], data: '3' }); // evicts "x"
-    const again = await e.append({ topics: ['/a'], data: '4', id: 'x' });
-    assert.equal(again.position, '4');
-    assert.equal(await e.resolve('x'), '4');
-    await e.close();
-  });
-
-  it('rejects an event bigger than maxBytes', async () => {
-    const e = engine({ maxBytes: 100 });
-    await assert.rejects(
-      e.append({ topics: ['/a'], data: 'x'.repeat(100) }),
-      engineError('EVENT_TOO_LARGE'),
-    );
-    await e.close();
-  });
-
   it('validates options', () => {
     for (const options of [
       { maxEvents: -1 },
@@ -231,50 +207,6 @@ describe('memory engine: append, positions and ids', () => {
 });
 
 describe('memory engine: history', () => {
-  it('returns events strictly after a generated id, a custom id or a position', async () => {
-    const e = engine();
-    await publishN(e, 3);
-    await e.append({ topics: ['/t'], data: 'custom', id: 'my-id' });
-    await publishN(e, 2, '/u');
-
-    const byId = await e.history({ after: 'e1-2' });
-    assert.equal(byId.found, true);
-    assert.deepEqual(data(byId.events), ['d2', 'custom', 'd0', 'd1']);
-    assert.equal(byId.oldest, 'e1-1');
-    assert.equal(byId.cursor, '6');
-    assert.equal(byId.more, false);
-
-    const byCustom = await e.history({ after: 'my-id' });
-    assert.equal(byCustom.found, true);
-    assert.deepEqual(
-      byCustom.events.map((x) => x.id),
-      ['e1-5', 'e1-6'],
-    );
-
-    const byPosition = await e.history({ after: { position: '4' } });
-    assert.deepEqual(
-      byPosition.events.map((x) => x.position),
-      ['5', '6'],
-    );
-
-    const newest = await e.history({ after: 'e1-6' });
-    assert.equal(newest.found, true);
-    assert.deepEqual(newest.events, []);
-    assert.equal(newest.cursor, '6');
-    await e.close();
-  });
-
-  it('earliest returns everything retained', async () => {
-    const e = engine();
-    const empty = await e.history({ after: EARLIEST });
-    assert.deepEqual(empty, { events: [], found: true, oldest: null, cursor: null, more: false });
-    await publishN(e, 3);
-    const all = await e.history({ after: 'earliest' });
-    assert.equal(all.found, true);
-    assert.deepEqual(data(all.events), ['d0', 'd1', 'd2']);
-    await e.close();
-  });
-
   it('filters with match and pages with limit / cursor', async () => {
     const e = engine();
     for (let i = 0; i < 10; i++)
@@ -680,4 +612,12 @@ describe('memory engine: close', () => {
     }
     assert.equal(calls, 0);
   });
+});
+
+// The engine contract (test/helpers/engine-contract.ts): one process, so its "nodes" are one
+// engine.
+engineContract('memory', {
+  make: async ({ store: _store, pageSize: _pageSize, ...options } = {}) => memoryEngine(options),
+  shared: false,
+  reservedId: (generated) => `${generated.id.slice(0, generated.id.lastIndexOf('-'))}-99`,
 });
