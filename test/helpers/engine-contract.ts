@@ -1,10 +1,11 @@
 // The engine contract as a suite any engine can run, in two parts.
 //
 // engineContract: what `append` stores and refuses, ids and custom ids (a duplicate refused
-// from any node), `history` after an id, a position or `earliest`, paging, ids a reader may not
-// see, `latest`, live delivery (once each, one order across nodes, past a throwing listener),
-// `close`, and two hubs over one store. Run by test/unit/memory-engine.test.ts,
-// test/integration/engine-redis.test.ts and test/integration/engine-nats.test.ts.
+// from any node), `history` after an id, a position or `earliest`, unknown and evicted ids,
+// paging, ids a reader may not see, `latest`, live delivery (once each, one order across
+// nodes, past a throwing listener), `close`, and two hubs over one store. Run by
+// test/unit/memory-engine.test.ts, test/integration/engine-redis.test.ts and
+// test/integration/engine-nats.test.ts.
 //
 // retentionContract: retention classes are bounded on their own, `history` reports a loss only
 // for the classes a reader cares about, resumes exactly after a known start point even when it
@@ -384,7 +385,10 @@ export interface EngineContractSetup {
    * An engine of one process (memory) answers `false`, and the node tests use one engine.
    */
   shared: boolean;
-  /** A custom id the engine refuses because it is shaped like its generated ids. */
+  /**
+   * An id shaped like the engine's generated ids that it never handed out: refused as a custom
+   * id, and unknown as a start point (`found: false`).
+   */
   reservedId(generated: EngineEvent): string;
 }
 
@@ -585,6 +589,31 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
         const exact = await e.history({ after: EARLIEST, limit: 10 });
         assert.equal(exact.events.length, 10);
         assert.equal(exact.more, false, 'limit reached at the newest event');
+      });
+
+      it('reports found=false for unknown or evicted ids (count bound) and replays from the oldest', async () => {
+        const e = await engine({ maxEvents: 3 });
+        const ev = await publishN(e, 6);
+        const unknown = await e.history({ after: 'never-published' });
+        assert.equal(unknown.found, false);
+        assert.deepEqual(data(unknown.events), ['d3', 'd4', 'd5']);
+        assert.equal(unknown.oldest, ev[3]!.id);
+
+        const evicted = await e.history({ after: ev[1]!.id });
+        assert.equal(evicted.found, false, 'd2 after it was evicted');
+        assert.deepEqual(data(evicted.events), ['d3', 'd4', 'd5']);
+
+        const edge = await e.history({ after: ev[2]!.id });
+        assert.equal(edge.found, true, 'evicted itself, but nothing after it was lost');
+        assert.deepEqual(data(edge.events), ['d3', 'd4', 'd5']);
+
+        const made = await e.history({ after: setup.reservedId(ev[0]!) });
+        assert.equal(made.found, false, 'an id that was never handed out');
+        const garbage = await e.history({ after: { position: 'nope' } });
+        assert.equal(garbage.found, false);
+        assert.equal(await e.resolve(ev[1]!.id), undefined);
+        assert.equal(await e.resolve(ev[4]!.id), ev[4]!.position);
+        assert.equal(await e.resolve('never-published'), undefined);
       });
 
       it('answers a start the reader may not see as an unknown id (custom or generated)', async () => {
