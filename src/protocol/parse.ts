@@ -6,17 +6,75 @@ import type { EventStreamParser, ParserHandlers, ParserOptions } from './types.j
 // stream" (https://html.spec.whatwg.org/multipage/server-sent-events.html). Quoted passages are
 // from that section.
 
+const LF = 0x0a;
+const SPACE = 0x20;
+const COLON = 0x3a;
+const BOM = 0xfeff;
+const LOWER_D = 0x64;
+const LOWER_E = 0x65;
+const LOWER_I = 0x69;
+const LOWER_R = 0x72;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
 /** 16 MiB, in UTF-16 code units. */
 const DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The value of a field whose name ends at `nameEnd` on the line ending at `end`, or `undefined`
+ * when the name continues (it is then another, unknown field).
+ */
+function fieldValue(line: string, nameEnd: number, end: number): string | undefined {
+  // "If the line contains a U+003A COLON character (:) […] Collect the characters on the line
+  // after the first U+003A COLON character (:), and let value be that string. If value starts
+  // with a U+0020 SPACE character, remove it from value."
+  // (A match of ": " is inside the line: neither character is a line ending.)
+  if (line.startsWith(': ', nameEnd)) return line.slice(nameEnd + 2, end);
+  if (nameEnd < end) {
+    return line.charCodeAt(nameEnd) === COLON ? line.slice(nameEnd + 1, end) : undefined;
+  }
+  // "Otherwise, the string is not empty but does not contain a U+003A COLON character (:) —
+  // Process the field using the steps described below, using the whole line as the field name,
+  // and the empty string as the field value."
+  return '';
+}
 
 /** The names of the fields the standard acts on; a line naming any other field is ignored. */
 const FIELDS = ['data', 'id', 'event', 'retry'];
 
-/** The start of a line that names one of {@link FIELDS}. */
-const KNOWN_FIELD = /^(data|id|event|retry):/;
+/** What the start of a line shows: a field the standard acts on. */
+const KNOWN = 0;
+/** What the start of a line shows: a field it ignores ("The field is ignored"). */
+const UNKNOWN = 1;
+/** What the start of a line shows: not yet either (`da`, `data`: the next character decides). */
+const UNDECIDED = 2;
 
-/** A `retry` value the standard takes: ASCII digits only (`\d` is ASCII without the u flag). */
-const DIGITS = /^\d+$/;
+/**
+ * What the start of a line that has not ended (`head`, at least its first 6 code units when it
+ * has them) shows about its field: {@link KNOWN}, {@link UNKNOWN} or {@link UNDECIDED}.
+ */
+function fieldKind(head: string): number {
+  let kind = UNKNOWN;
+  for (const name of FIELDS) {
+    if (head.length <= name.length) {
+      if (name.startsWith(head)) kind = UNDECIDED;
+    } else if (head.startsWith(name) && head.charCodeAt(name.length) === COLON) {
+      return KNOWN;
+    }
+  }
+  return kind;
+}
+
+/** True when `value` is non-empty and made of ASCII digits only. */
+function isAsciiDigits(value: string): boolean {
+  const length = value.length;
+  if (length === 0) return false;
+  for (let i = 0; i < length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < DIGIT_0 || c > DIGIT_9) return false;
+  }
+  return true;
+}
 
 /**
  * Creates a streaming parser for `text/event-stream` bodies that follows the HTML standard's
@@ -56,147 +114,204 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
     throw new RangeError(
       BRIEF
         ? `maxEventBytes: ${String(maxEventBytes)}, not a number > 0`
-        : `maxEventBytes must be a positive number of UTF-16 code units, or Infinity (got ${String(maxEventBytes)})`,
+        : `maxEventBytes must be a positive number of UTF-16 code units, or Infinity for no limit (got ${String(maxEventBytes)})`,
     );
   }
   // "Streams must be decoded using the UTF-8 decode algorithm." A streaming decoder keeps a
   // character split across chunks; the BOM is stripped below (so text chunks share the rule).
-  let decoder: TextDecoder;
-  let decoderHasState: boolean;
+  let decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  let decoderHasState = false;
   // "The UTF-8 decode algorithm strips one leading UTF-8 Byte Order Mark (BOM), if any."
-  let bomPending: boolean;
+  let bomPending = true;
 
   // "When a stream is parsed, a data buffer, an event type buffer, and a last event ID buffer
-  // must be associated with it." `data` holds the data buffer without its final LF, and
-  // `hasData` says whether it has one (the buffer is not empty); the buffer's length per the
-  // standard is `data.length + 1` then.
-  let data: string;
-  let hasData: boolean;
-  let eventType: string;
-  let lastEventIdBuffer: string;
+  // must be associated with it."
+  // The data buffer is kept without its final LF: `data` holds the lines joined by LF and
+  // `dataLines` counts them, so "the data buffer is an empty string" is `dataLines === 0` and
+  // the buffer's length per the standard is `dataSize`.
+  let data = '';
+  let dataLines = 0;
+  let dataSize = 0;
+  let eventType = '';
+  let lastEventIdBuffer = '';
   // The "last event ID string of the event source", updated when an event is dispatched.
   let lastEventId = '';
 
   // The unterminated end of the previous chunk(s), and whether a CR ended the previous chunk
   // (an LF starting the next chunk then belongs to the same CRLF line ending).
-  let partial: string;
-  let skipLF: boolean;
+  let partial = '';
+  let skipLF = false;
   // After EVENT_TOO_LARGE: skip lines up to the next blank line. `discardLineStarted` says the
   // line being skipped already has content, so its line ending is not a blank line.
-  let discarding: boolean;
-  let discardLineStarted: boolean;
+  let discarding = false;
+  let discardLineStarted = false;
   // Skipping the rest of one line that nothing keeps (an unknown field, an unheard comment).
-  let skippingLine: boolean;
+  let skippingLine = false;
 
   // Bumped by reset()/end(), so a handler that calls them stops the current chunk's loop.
   let generation = 0;
   let pendingThrow: HeraldProtocolError | undefined;
 
-  /** The data buffer's length, as the standard counts it (with its final LF). */
-  const size = (): number => (hasData ? data.length + 1 : 0);
-
-  /** Empties the event being read: its data and type, and an id it has not dispatched. */
-  function clearEvent(): void {
-    data = eventType = '';
-    hasData = false;
-    lastEventIdBuffer = lastEventId;
-  }
-
-  /**
-   * Reports `what` as too large to onError, or keeps the error to throw at the end of the chunk;
-   * `kept` says what was not dropped with it.
-   */
-  function report(what: string, kept = ''): void {
+  /** Reports a size error to onError, or keeps it to throw at the end of the chunk. */
+  function report(message: string): void {
     const error = new HeraldProtocolError(
       'EVENT_TOO_LARGE',
       BRIEF
-        ? `${what} over maxEventBytes (${maxEventBytes}) dropped${ERRORS_DOC}`
-        : `${what} exceeded maxEventBytes (${maxEventBytes} UTF-16 code units) and was dropped${kept}; raise maxEventBytes if such sizes are expected (Infinity: no limit).`,
+        ? `${message}${ERRORS_DOC}`
+        : `${message} If such large events are expected, raise the maxEventBytes option of createParser (or pass Infinity to remove the limit).`,
     );
     // Handlers are called as methods of `handlers`, so a class instance can be passed.
     if (handlers.onError !== undefined) handlers.onError(error);
-    else pendingThrow ??= error;
+    else if (pendingThrow === undefined) pendingThrow = error;
   }
 
   /** Drops the event being read; `midLine` when the rest of the current line is still due. */
   function tooLarge(midLine: boolean): void {
     // The event is dropped as if it had never been sent: its buffers, its id, and the rest of
     // the line being read, which is not buffered.
-    clearEvent();
+    data = '';
+    dataLines = 0;
+    dataSize = 0;
+    eventType = '';
+    lastEventIdBuffer = lastEventId;
     partial = '';
     discarding = true;
     discardLineStarted = midLine;
-    report(BRIEF ? 'An event' : 'An event (its data plus the line being read)');
+    report(
+      BRIEF
+        ? `An event over maxEventBytes (${maxEventBytes}) dropped`
+        : `An incoming event exceeded maxEventBytes (${maxEventBytes} UTF-16 code units of data plus the line being read) and was discarded.`,
+    );
   }
 
-  /** Drops the rest of a comment longer than maxEventBytes, and only it. */
+  /** Drops a comment longer than maxEventBytes, and only it. */
   function commentTooLarge(): void {
-    partial = '';
-    skippingLine = true;
-    report('A comment line', BRIEF ? '' : ', the event around it is kept');
+    report(
+      BRIEF
+        ? `A comment line over maxEventBytes (${maxEventBytes}) dropped`
+        : `A comment line exceeded maxEventBytes (${maxEventBytes} UTF-16 code units) and was not passed to onComment; the event around it is kept.`,
+    );
   }
 
-  /** Processes one complete line (no line ending in it). */
-  function processLine(line: string): void {
+  function dispatch(): void {
+    // "Set the last event ID string of the event source to the value of the last event ID
+    // buffer. The buffer does not get reset, so the last event ID string of the event source
+    // remains set to this value until the next time it is set by the server."
+    lastEventId = lastEventIdBuffer;
+    // "If the data buffer is an empty string, set the data buffer and the event type buffer to
+    // the empty string and return."
+    if (dataLines === 0) {
+      eventType = '';
+      return;
+    }
+    // "If the data buffer's last character is a U+000A LINE FEED (LF) character, then remove
+    // the last character from the data buffer." (`data` never holds that final LF.)
+    // "Initialize event's type attribute to "message" […] If the event type buffer has a value
+    // other than the empty string, change the type of the newly created event to equal the
+    // value of the event type buffer."
+    const event = {
+      type: eventType === '' ? 'message' : eventType,
+      data,
+      lastEventId,
+    };
+    // "Set the data buffer and the event type buffer to the empty string."
+    data = '';
+    dataLines = 0;
+    dataSize = 0;
+    eventType = '';
+    handlers.onEvent(event);
+  }
+
+  /** Processes the complete line `line.slice(start, end)` (no line ending in it). */
+  function processLine(line: string, start: number, end: number): void {
     // "If the line is empty (a blank line) — Dispatch the event, as defined below."
-    if (line === '') {
-      // "Set the last event ID string of the event source to the value of the last event ID
-      // buffer. The buffer does not get reset, so the last event ID string of the event source
-      // remains set to this value until the next time it is set by the server."
-      lastEventId = lastEventIdBuffer;
-      // "If the data buffer is an empty string, set the data buffer and the event type buffer
-      // to the empty string and return." "If the data buffer's last character is a U+000A LINE
-      // FEED (LF) character, then remove the last character from the data buffer." "Initialize
-      // event's type attribute to "message" […] If the event type buffer has a value other than
-      // the empty string, change the type of the newly created event to equal the value of the
-      // event type buffer." "Set the data buffer and the event type buffer to the empty string."
-      const event = hasData && { type: eventType || 'message', data, lastEventId };
-      data = eventType = '';
-      hasData = false;
-      if (event) handlers.onEvent(event);
+    if (start === end) {
+      dispatch();
       return;
     }
-    // "If the line contains a U+003A COLON character (:) — Collect the characters on the line
-    // before the first U+003A COLON character (:), and let field be that string. Collect the
-    // characters on the line after the first U+003A COLON character (:), and let value be that
-    // string. If value starts with a U+0020 SPACE character, remove it from value."
-    // "Otherwise, the string is not empty but does not contain a U+003A COLON character (:) —
-    // […] using the whole line as the field name, and the empty string as the field value."
-    const colon = line.indexOf(':');
-    const value =
-      colon < 0 ? '' : line.slice(line.charCodeAt(colon + 1) === 0x20 ? colon + 2 : colon + 1);
-    // "If the line starts with a U+003A COLON character (:) — Ignore the line." Herald reports
-    // it to onComment, bounded by maxEventBytes on its own.
-    if (colon === 0) {
-      if (handlers.onComment === undefined) return;
-      if (line.length > maxEventBytes) commentTooLarge();
-      else handlers.onComment(value);
-      skippingLine = false;
+    // Only a line that is kept counts towards maxEventBytes: each branch checks it once the
+    // field name is known (an unknown field is ignored, whatever its length).
+    const tooLong = dataSize + (end - start) > maxEventBytes;
+    // "Collect the characters on the line before the first U+003A COLON character (:), and let
+    // field be that string." Only four field names mean anything, so the line's start is matched
+    // against them directly (field names are case-sensitive); any other name "is ignored".
+    // A name's letters are not line endings, so a match never runs past `end`. (One charCodeAt
+    // and one startsWith per line: fewer string accesses stay fast when the optimized code has
+    // seen both one-byte and two-byte strings.)
+    const first = line.charCodeAt(start);
+    if (first === LOWER_D) {
+      if (line.startsWith('ata', start + 1)) {
+        const value = fieldValue(line, start + 4, end);
+        if (value === undefined) return;
+        if (tooLong) {
+          tooLarge(false);
+          return;
+        }
+        // "Append the field value to the data buffer, then append a single U+000A LINE FEED
+        // (LF) character to the data buffer."
+        data = dataLines === 0 ? value : `${data}\n${value}`;
+        dataLines++;
+        dataSize += value.length + 1;
+      }
       return;
     }
-    // Field names are case-sensitive; any other name: "The field is ignored", whatever its
-    // length. A line of a field that is kept counts towards maxEventBytes.
-    const field = FIELDS.indexOf(colon < 0 ? line : line.slice(0, colon));
-    if (field < 0) return;
-    if (size() + line.length > maxEventBytes) {
-      tooLarge(false);
-    } else if (field === 0) {
-      // "Append the field value to the data buffer, then append a single U+000A LINE FEED (LF)
-      // character to the data buffer."
-      data = hasData ? `${data}\n${value}` : value;
-      hasData = true;
-    } else if (field === 1) {
-      // "If the field value does not contain U+0000 NULL, then set the last event ID buffer to
-      // the field value. Otherwise, ignore the field."
-      if (!value.includes('\0')) lastEventIdBuffer = value;
-    } else if (field === 2) {
-      // "Set the event type buffer to field value."
-      eventType = value;
-    } else if (handlers.onRetry !== undefined && DIGITS.test(value)) {
+    if (first === LOWER_I) {
+      if (line.charCodeAt(start + 1) === LOWER_D) {
+        const value = fieldValue(line, start + 2, end);
+        if (value !== undefined && tooLong) {
+          tooLarge(false);
+          return;
+        }
+        // "If the field value does not contain U+0000 NULL, then set the last event ID buffer
+        // to the field value. Otherwise, ignore the field."
+        if (value !== undefined && value.indexOf('\0') === -1) lastEventIdBuffer = value;
+      }
+      return;
+    }
+    if (first === LOWER_E) {
+      if (line.startsWith('vent', start + 1)) {
+        const value = fieldValue(line, start + 5, end);
+        if (value !== undefined && tooLong) {
+          tooLarge(false);
+          return;
+        }
+        // "Set the event type buffer to field value."
+        if (value !== undefined) eventType = value;
+      }
+      return;
+    }
+    // "If the line starts with a U+003A COLON character (:) — Ignore the line."
+    if (first === COLON) comment(line, start, end);
+    else if (first === LOWER_R) retry(line, start, end, tooLong);
+  }
+
+  /** A comment line: Herald reports it to onComment, one leading space removed like a value. */
+  function comment(line: string, start: number, end: number): void {
+    if (handlers.onComment !== undefined) {
+      if (end - start > maxEventBytes) {
+        commentTooLarge();
+        return;
+      }
+      let from = start + 1;
+      if (from < end && line.charCodeAt(from) === SPACE) from++;
+      handlers.onComment(line.slice(from, end));
+    }
+  }
+
+  /** A line starting with `r`: a `retry` field, or an unknown one. */
+  function retry(line: string, start: number, end: number, tooLong: boolean): void {
+    if (line.startsWith('etry', start + 1)) {
+      const value = fieldValue(line, start + 5, end);
+      if (value !== undefined && tooLong) {
+        tooLarge(false);
+        return;
+      }
       // "If the field value consists of only ASCII digits, then interpret the field value as an
       // integer in base ten, and set the event stream's reconnection time to that integer.
       // Otherwise, ignore the field." (An empty value is not a number: ignored, as browsers do.)
-      handlers.onRetry(Number.parseInt(value, 10));
+      if (value !== undefined && handlers.onRetry !== undefined && isAsciiDigits(value)) {
+        handlers.onRetry(Number.parseInt(value, 10));
+      }
     }
   }
 
@@ -207,13 +322,13 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
     let pos = 0;
     if (bomPending) {
       bomPending = false;
-      if (text.charCodeAt(0) === 0xfeff) pos = 1;
+      if (text.charCodeAt(0) === BOM) pos = 1;
     }
     // "a single U+000A LINE FEED (LF) character not preceded by a U+000D CARRIAGE RETURN (CR)
     // character" — the LF of a CRLF split across chunks is not a second line ending.
     if (skipLF && pos < length) {
       skipLF = false;
-      if (text.charCodeAt(pos) === 0x0a) pos++;
+      if (text.charCodeAt(pos) === LF) pos++;
     }
     const gen = generation;
     // Next CR / LF at or after `pos` (`length` when none): each is searched for once per
@@ -221,49 +336,53 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
     let nextCR = -1;
     let nextLF = -1;
     while (pos < length) {
-      if (nextCR <= pos) nextCR = text.indexOf('\r', pos) + 1 || length + 1;
-      if (nextLF <= pos) nextLF = text.indexOf('\n', pos) + 1 || length + 1;
-      // (nextCR / nextLF are one past the character found.)
+      if (nextCR < pos) {
+        nextCR = text.indexOf('\r', pos);
+        if (nextCR === -1) nextCR = length;
+      }
+      if (nextLF < pos) {
+        nextLF = text.indexOf('\n', pos);
+        if (nextLF === -1) nextLF = length;
+      }
       // "The stream must then be parsed by reading everything line by line, with a U+000D
       // CARRIAGE RETURN U+000A LINE FEED (CRLF) character pair, a single U+000A LINE FEED (LF)
       // character not preceded by a U+000D CARRIAGE RETURN (CR) character, and a single U+000D
       // CARRIAGE RETURN (CR) character not followed by a U+000A LINE FEED (LF) character being
       // the ways in which a line can end."
-      const next = Math.min(nextCR, nextLF);
-      if (next > length) {
+      const lineEnd = Math.min(nextCR, nextLF);
+      if (lineEnd === length) {
         // No line ending: keep the rest for the next chunk, within the event's size bound —
         // unless the line's start already shows that nothing keeps it.
         if (discarding) {
           discardLineStarted = true;
         } else if (!skippingLine) {
           const head = partial.length >= 6 ? partial : partial + text.slice(pos, pos + 6);
-          const isComment = head.charCodeAt(0) === 0x3a;
-          // A start that may still become a field's name (`da`, `data`: the next character
-          // decides) is kept, and not counted yet: whether a line counts cannot depend on where
-          // a chunk ends.
-          const known = isComment || KNOWN_FIELD.test(head);
-          if (
-            isComment
-              ? handlers.onComment === undefined
-              : !known && !FIELDS.some((name) => name.startsWith(head))
-          ) {
+          const isComment = head.charCodeAt(0) === COLON;
+          const kind = isComment ? KNOWN : fieldKind(head);
+          if (isComment ? handlers.onComment === undefined : kind === UNKNOWN) {
             // "If the line starts with a U+003A COLON character (:) — Ignore the line." / "The
             // field is ignored." Nothing of it is needed: skip to its end.
             partial = '';
             skippingLine = true;
           } else if (
-            known &&
-            (isComment ? 0 : size()) + partial.length + length - pos > maxEventBytes
+            // (An undecided start, at most 5 code units, is not counted yet: whether a line
+            // counts cannot depend on where a chunk ends.)
+            kind === KNOWN &&
+            (isComment ? 0 : dataSize) + partial.length + (length - pos) > maxEventBytes
           ) {
-            if (isComment) commentTooLarge();
-            else tooLarge(true);
+            if (isComment) {
+              partial = '';
+              skippingLine = true;
+              commentTooLarge();
+            } else {
+              tooLarge(true);
+            }
           } else {
-            partial += text.slice(pos);
+            partial = partial === '' ? text.slice(pos) : partial + text.slice(pos);
           }
         }
         return;
       }
-      const lineEnd = next - 1;
       if (skippingLine) {
         // The end of a skipped line (it had content, so this is not a blank line).
         skippingLine = false;
@@ -271,17 +390,25 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
         // Skip every line of the oversized event; its blank line ends it without a dispatch.
         if (lineEnd === pos && !discardLineStarted) discarding = false;
         discardLineStarted = false;
+      } else if (partial === '') {
+        processLine(text, pos, lineEnd);
       } else {
         const line = partial + text.slice(pos, lineEnd);
         partial = '';
-        processLine(line);
+        processLine(line, 0, line.length);
       }
-      pos = next;
-      if (next === nextCR) {
+      if (lineEnd === nextCR) {
         // A CR ends the line now; an LF right after it is part of the same line ending, also
         // when it arrives with the next chunk.
-        if (next === length) skipLF = true;
-        else if (next === nextLF - 1) pos++;
+        const after = lineEnd + 1;
+        if (after === length) {
+          skipLF = true;
+          pos = length;
+        } else {
+          pos = text.charCodeAt(after) === LF ? after + 1 : after;
+        }
+      } else {
+        pos = lineEnd + 1;
       }
       if (generation !== gen) return;
     }
@@ -290,27 +417,28 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
   function clearStream(): void {
     generation++;
     decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-    decoderHasState = skipLF = discarding = discardLineStarted = skippingLine = false;
+    decoderHasState = false;
     bomPending = true;
     partial = '';
+    skipLF = false;
+    discarding = false;
+    discardLineStarted = false;
+    skippingLine = false;
+    data = '';
+    dataLines = 0;
+    dataSize = 0;
+    eventType = '';
     // A new stream's last event ID buffer starts from the last event ID string (what a browser
     // sends as Last-Event-ID): an id of the discarded, undispatched event does not count.
-    clearEvent();
-  }
-  clearStream();
-
-  /** Flushes the bytes the decoder holds (as U+FFFD) where text or the end of stream follows. */
-  function flush(): void {
-    if (decoderHasState) {
-      decoderHasState = false;
-      processText(decoder.decode());
-    }
+    lastEventIdBuffer = lastEventId;
   }
 
   function throwPending(): void {
     const error = pendingThrow;
-    pendingThrow = undefined;
-    if (error !== undefined) throw error;
+    if (error !== undefined) {
+      pendingThrow = undefined;
+      throw error;
+    }
   }
 
   return {
@@ -318,7 +446,11 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
       // (A size error left over from a feed that a throwing handler cut short is dropped.)
       pendingThrow = undefined;
       if (typeof chunk === 'string') {
-        flush();
+        // Bytes still held by the decoder end where text starts: flush them (as U+FFFD).
+        if (decoderHasState) {
+          decoderHasState = false;
+          processText(decoder.decode());
+        }
         processText(chunk);
       } else {
         decoderHasState = true;
@@ -331,11 +463,16 @@ export function createParser(handlers: ParserHandlers, options?: ParserOptions):
       // ends in the middle of an event, before the final empty line, the incomplete event is
       // not dispatched.)" Flushing the decoder can only add U+FFFD to that pending line (which
       // still counts towards maxEventBytes), so no event can come of it.
-      flush();
+      if (decoderHasState) {
+        decoderHasState = false;
+        processText(decoder.decode());
+      }
       clearStream();
       throwPending();
     },
-    reset: clearStream,
+    reset(): void {
+      clearStream();
+    },
     get lastEventId(): string {
       return lastEventId;
     },

@@ -11,7 +11,8 @@ const SENTENCES = [
   'is it reachable, with CORS?',
   'use http: or https:',
   'not text/event-stream',
-  'raise maxEventBytes if such sizes are expected',
+  'raise the maxEventBytes option of createParser',
+  'and was not passed to onComment',
   'positive number of UTF-16 code units',
   'the browser hides where to',
 ];
@@ -28,6 +29,6 @@ test('outside the bundle messages are full sentences', () => {
   assert.equal(BRIEF, false);
   assert.throws(() => createParser({ onEvent() {} }, { maxEventBytes: 0 }), {
     name: 'RangeError',
-    message: /must be a positive number of UTF-16 code units, or Infinity \(got 0\)/,
+    message: /must be a positive number of UTF-16 code units, or Infinity for no limit \(got 0\)/,
   });
 });
