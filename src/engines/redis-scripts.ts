@@ -119,6 +119,8 @@ local cid, cls, max, maxBytes = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(AR
 local ttl, safety, size, n = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local exists = redis.call('EXISTS', stream) == 1
 local prev = '0-0'
+-- The newest id of a stream deleted under the engine (below): new ids must come after it.
+local after = '0-0'
 if exists then prev = lastGenerated(stream) end
 
 -- Bookkeeping of the stream's incarnation.
@@ -163,7 +165,21 @@ if redis.call('HEXISTS', meta, '^') == 0 then
     born = true
   end
 elseif not exists then
-  -- The stream is gone (deleted, or Redis restarted without persistence): start afresh.
+  -- The stream is gone (deleted, or Redis restarted without persistence): start afresh. A new
+  -- stream's generated ids start again from the clock, so within the same millisecond it could
+  -- hand out an id the old one had, which a reader resuming from the old stream would take as
+  -- known: the new ids start after the newest the bookkeeping still names.
+  local m = redis.call('HGETALL', meta)
+  for i = 2, #m, 2 do
+    if string.match(m[i], '^%d+%-%d+$') and older(after, m[i]) then after = m[i] end
+  end
+  for i = 1, n do
+    local tail = redis.call('LINDEX', KEYS[5 + i], -1)
+    if tail then
+      local e = entryOf(tail)
+      if older(after, e) then after = e end
+    end
+  end
   redis.call('DEL', meta, cbytes)
   for i = 1, n do redis.call('DEL', KEYS[5 + i]) end
   born = true
@@ -176,7 +192,14 @@ if cid ~= '' then
     if #r > 0 then return {'dup', old} end
   end
 end
-local args = {'XADD', stream, '*', 'q', prev}
+local xid = '*'
+if after ~= '0-0' then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local am, as = string.match(after, '^(%d+)-(%d+)$')
+  if now <= tonumber(am) then xid = am .. '-' .. (tonumber(as) + 1) end
+end
+local args = {'XADD', stream, xid, 'q', prev}
 for i = 9 + n, #ARGV do args[#args + 1] = ARGV[i] end
 local id = redis.call(unpack(args))
 -- A generated id counts as it is (eventSize counts the SSE id's bytes).

@@ -118,12 +118,19 @@ describe('redis: a stream written without retention classes', { skip: redisSkip 
     const key = '{gone}:events';
     const e = redisEngine({ url: redis.url, key, retention: [busy] });
     try {
-      const old = await e.append({ topics: ['/t'], data: 'before' });
-      await client.call('DEL', key);
-      await e.append({ topics: ['/t'], data: 'after' });
-      const r = await e.history({ after: old.id });
-      assert.equal(r.found, false);
-      assert.deepEqual(data(r.events), ['after']);
+      // 400 times over: a deletion and the next append within one millisecond are common, and
+      // there a new stream's clock-made id repeated one of the old stream's (before the fix,
+      // within the first hundred rounds).
+      for (let round = 0; round < 400; round++) {
+        const old = await e.append({ topics: ['/t'], data: 'before' });
+        await client.call('DEL', key);
+        const next = await e.append({ topics: ['/t'], data: 'after' });
+        assert.notEqual(next.id, old.id, `round ${round}: the new stream repeated an old id`);
+        const r = await e.history({ after: old.id });
+        assert.equal(r.found, false, `round ${round}: ${old.id} known to the new stream`);
+        assert.deepEqual(data(r.events), ['after']);
+        await client.call('DEL', key);
+      }
     } finally {
       await e.close();
     }
