@@ -14,24 +14,16 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { waitFor } from '../helpers/async.js';
+import { cliEnv } from '../helpers/cli-env.js';
 import { closeServer, listen } from '../helpers/net.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SECRET = 'a-shared-hmac-secret-of-at-least-32-bytes';
 
-/** The environment without HERALD_* variables, plus `extra`. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('HERALD_')) env[name] = value;
-  }
-  return { ...env, ...extra };
-}
-
 function herald(args: string[], env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
     cwd: ROOT,
-    env: cleanEnv(env),
+    env: cliEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }

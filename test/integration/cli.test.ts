@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { subscribeHub } from '../../src/client/index.js';
+import { cliEnv } from '../helpers/cli-env.js';
 
 // The `herald` command as a user runs it: a real process, real exit codes, real output.
 
@@ -19,19 +20,10 @@ async function waitUntil(check: () => boolean, describe: () => string): Promise<
   }
 }
 
-/** The environment without HERALD_* variables, plus `extra`. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('HERALD_')) env[name] = value;
-  }
-  return { ...env, ...extra };
-}
-
 function herald(args: string[], env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
     cwd: ROOT,
-    env: cleanEnv(env),
+    env: cliEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

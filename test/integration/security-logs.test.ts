@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { createLogger, REDACTED, redactUrl } from '../../src/server/logger.js';
 import { withTimeout } from '../helpers/async.js';
+import { cliEnv } from '../helpers/cli-env.js';
 import { HUB, http } from '../helpers/hub-server.js';
 import { openStream } from '../helpers/sse.js';
 
@@ -28,10 +29,7 @@ function sign(claim: Record<string, unknown>, secret = SECRET): Promise<string> 
 async function serve(
   args: string[],
 ): Promise<{ url: string; child: ChildProcess; output: () => string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('HERALD_')) env[name] = value;
-  }
+  const env = cliEnv();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', ...args], {
     cwd: ROOT,
     env,

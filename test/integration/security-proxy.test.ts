@@ -17,6 +17,7 @@ import { type HeraldServer, startServer } from '../../src/server/app.js';
 import { loadConfig } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
 import { waitFor, withTimeout } from '../helpers/async.js';
+import { cliEnv } from '../helpers/cli-env.js';
 import {
   makeToken,
   publish,
@@ -375,10 +376,7 @@ describe('other uses of the client address', () => {
   });
 
   test('a bad --trusted-proxies entry is a configuration error: exit 2, naming it', async () => {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [name, value] of Object.entries(process.env)) {
-      if (!name.startsWith('HERALD_')) env[name] = value;
-    }
+    const env = cliEnv();
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', 'src/cli.ts', 'serve', '--trusted-proxies', '127.0.0.1,10.0.0.0/33'],
